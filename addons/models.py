@@ -1,0 +1,1 @@
+"""Add-on configurations (Firebase, Azure, AWS, ...) arrive with the add-ons issue."""

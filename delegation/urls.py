@@ -1,0 +1,3 @@
+"""Tenant-facing endpoints of the delegation app (filled by the delegation issue)."""
+
+urlpatterns = []

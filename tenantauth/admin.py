@@ -1,0 +1,555 @@
+"""Admin pages for tenants, members, applications, users and signing keys.
+
+Every page derives from ``TenantScopedModelAdmin``: querysets, foreign-key choices, list
+filters and permissions all follow the tenant chosen in the switcher, so a tenant admin can
+never see or touch another tenant's rows through any page, filter, action or URL.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
+
+from tenantauth import services
+from tenantauth.admin_site import tenant_context
+from tenantauth.forms import (
+    ApplicationForm,
+    ClientSecretForm,
+    SigningKeyImportForm,
+    TenantUserCreationForm,
+    TenantUserPasswordForm,
+)
+from tenantauth.models import (
+    Application,
+    Connection,
+    Membership,
+    SigningKey,
+    Tenant,
+    TenantUser,
+)
+
+sensitive = method_decorator(sensitive_post_parameters())
+
+
+class TenantScopedModelAdmin(admin.ModelAdmin):
+    """Scope everything to the active tenant; admins write, auditors read, staff see all."""
+
+    tenant_lookup = "tenant"  # path from the model to its Tenant
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    # --- scoping ----------------------------------------------------------------------------
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        ctx = tenant_context(request)
+        if ctx.tenant is not None:
+            return qs.filter(**{self.tenant_lookup: ctx.tenant})
+        if ctx.is_platform_staff:
+            return qs
+        return qs.none()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scope_choices(self, db_field, request, kwargs):
+        ctx = tenant_context(request)
+        related = db_field.related_model
+        if ctx.tenant is None:
+            if not ctx.is_platform_staff:
+                kwargs["queryset"] = related._default_manager.none()
+            return
+        if related is Tenant:
+            kwargs["queryset"] = Tenant.objects.filter(pk=ctx.tenant.pk)
+        elif any(f.name == "tenant" for f in related._meta.fields):
+            kwargs["queryset"] = related._default_manager.filter(tenant=ctx.tenant)
+
+    def get_list_filter(self, request):
+        filters = []
+        for item in super().get_list_filter(request):
+            field = self.model._meta.get_field(item) if isinstance(item, str) else None
+            if isinstance(field, models.ForeignKey):
+                filters.append((item, RelatedOnlyFieldListFilter))
+            else:
+                filters.append(item)
+        return filters
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        # Rows always belong to the active tenant; a posted ``tenant`` is ignored.
+        if self.tenant_lookup == "tenant" and not tenant_context(request).is_platform_staff:
+            exclude.append("tenant")
+        return exclude
+
+    def get_list_display(self, request):
+        display = list(super().get_list_display(request))
+        ctx = tenant_context(request)
+        if ctx.is_platform_staff and ctx.tenant is None and self.tenant_lookup == "tenant":
+            display.append("tenant")
+        return display
+
+    def save_model(self, request, obj, form, change):
+        ctx = tenant_context(request)
+        if self.tenant_lookup == "tenant" and not change and ctx.tenant is not None:
+            obj.tenant = ctx.tenant
+        super().save_model(request, obj, form, change)
+
+    # --- permissions ------------------------------------------------------------------------
+    def _in_scope(self, request, obj) -> bool:
+        if obj is None:
+            return True
+        ctx = tenant_context(request)
+        if ctx.tenant is None:
+            return ctx.is_platform_staff
+        tenant_id = obj.pk if isinstance(obj, Tenant) else getattr(obj, "tenant_id", None)
+        return tenant_id == ctx.tenant.pk
+
+    def has_module_permission(self, request):
+        return tenant_context(request).can_read
+
+    def has_view_permission(self, request, obj=None):
+        return tenant_context(request).can_read and self._in_scope(request, obj)
+
+    def has_add_permission(self, request):
+        ctx = tenant_context(request)
+        return ctx.can_write and (ctx.tenant is not None or ctx.is_platform_staff)
+
+    def has_change_permission(self, request, obj=None):
+        return tenant_context(request).can_write and self._in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return tenant_context(request).can_write and self._in_scope(request, obj)
+
+    def _require_write(self, request, obj):
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+
+
+# --- tenants ---------------------------------------------------------------------------------
+class SigningKeyInline(admin.TabularInline):
+    model = SigningKey
+    fields = ["kid", "status", "created_at", "retired_at", "verify_until"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return tenant_context(request).can_read
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedModelAdmin):
+    tenant_lookup = "pk"
+    list_display = ["slug", "name", "delegation_enabled", "delegation_rate_limit", "issuer"]
+    search_fields = ["slug", "name"]
+    inlines = [SigningKeyInline]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "issuer"]}),
+        (
+            "Delegation",
+            {
+                "fields": [
+                    "delegation_enabled",
+                    "delegation_rate_limit",
+                    "empty_allowlist_means_all",
+                ]
+            },
+        ),
+    ]
+    change_form_template = "admin/tenantauth/tenant/change_form.html"
+
+    def get_queryset(self, request):
+        qs = Tenant.objects.select_related("active_signing_key")
+        ctx = tenant_context(request)
+        if ctx.tenant is not None:
+            return qs.filter(pk=ctx.tenant.pk)
+        return qs if ctx.is_platform_staff else qs.none()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["issuer", "slug"] if obj else ["issuer"]
+
+    @admin.display(description="Issuer")
+    def issuer(self, obj):
+        return obj.issuer if obj and obj.pk else "-"
+
+    def has_add_permission(self, request):
+        return tenant_context(request).is_platform_staff
+
+    def has_delete_permission(self, request, obj=None):
+        return tenant_context(request).is_platform_staff
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+        else:
+            created = services.tenant_create(slug=obj.slug, name=obj.name)
+            obj.pk = created.pk
+            Tenant.objects.filter(pk=obj.pk).update(
+                delegation_enabled=obj.delegation_enabled,
+                delegation_rate_limit=obj.delegation_rate_limit,
+                empty_allowlist_means_all=obj.empty_allowlist_means_all,
+            )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/rotate-key/", view(self.rotate_key), name="tenantauth_tenant_rotatekey"),
+            path("<int:pk>/import-key/", view(self.import_key), name="tenantauth_tenant_importkey"),
+            *super().get_urls(),
+        ]
+
+    def _get_scoped(self, request, pk):
+        obj = self.get_queryset(request).filter(pk=pk).first()
+        if obj is None:
+            raise PermissionDenied
+        self._require_write(request, obj)
+        return obj
+
+    def rotate_key(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        tenant = self._get_scoped(request, pk)
+        key = services.signing_key_rotate(tenant=tenant, actor=request.user)
+        self.log_change(request, tenant, f"Rotated signing key; new kid {key.kid}.")
+        messages.success(
+            request,
+            f"New signing key {key.kid} is active; the old one still "
+            "verifies until its tokens expire.",
+        )
+        return HttpResponseRedirect(reverse("admin:tenantauth_tenant_change", args=[tenant.pk]))
+
+    @sensitive
+    def import_key(self, request, pk):
+        tenant = self._get_scoped(request, pk)
+        form = SigningKeyImportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            services.signing_key_rotate(tenant=tenant, actor=request.user)
+            # Replace the freshly generated key with the imported one, still audited.
+            key = tenant.signing_keys.get(status=SigningKey.Status.ACTIVE)
+            key.delete()
+            imported = services.signing_key_create(
+                tenant=tenant, private_key_pem=form.cleaned_data["private_key_pem"]
+            )
+            self.log_change(request, tenant, f"Imported signing key {imported.kid}.")
+            messages.success(request, f"Imported key {imported.kid} is now active.")
+            return HttpResponseRedirect(reverse("admin:tenantauth_tenant_change", args=[tenant.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import a signing key for {tenant.slug}",
+            "form": form,
+            "original": tenant,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/tenantauth/form_page.html", context)
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedModelAdmin):
+    list_display = ["user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username"]
+
+    # Platform accounts span tenants: only platform staff add or change memberships.
+    def has_add_permission(self, request):
+        return tenant_context(request).is_platform_staff
+
+    def has_change_permission(self, request, obj=None):
+        return tenant_context(request).is_platform_staff
+
+    def has_delete_permission(self, request, obj=None):
+        return tenant_context(request).is_platform_staff
+
+
+# --- applications ----------------------------------------------------------------------------
+@admin.register(Application)
+class ApplicationAdmin(TenantScopedModelAdmin):
+    form = ApplicationForm
+    list_display = ["name", "client_id", "app_type", "jwt_signature_algorithm", "is_active"]
+    list_filter = ["app_type", "jwt_signature_algorithm", "is_active", "oidc_conformant"]
+    search_fields = ["name", "client_id"]
+    readonly_fields = ["client_id", "client_secret_display", "domain", "endpoints"]
+    change_form_template = "admin/tenantauth/application/change_form.html"
+
+    def get_fieldsets(self, request, obj=None):
+        settings_fields = ["name", "app_type", "is_active"]
+        if obj:
+            settings_fields += ["domain", "client_id", "client_secret_display"]
+        settings_fields += [
+            "callback_urls_text",
+            "allowed_logout_urls_text",
+            "allowed_origins_text",
+            "jwt_lifetime_seconds",
+        ]
+        sets = [
+            ("Settings", {"fields": settings_fields}),
+            (
+                "Advanced settings: OAuth",
+                {
+                    "classes": ["collapse"],
+                    "fields": [
+                        "allowed_clients_text",
+                        "jwt_signature_algorithm",
+                        "oidc_conformant",
+                    ],
+                },
+            ),
+            (
+                "Advanced settings: Grant Types",
+                {"classes": ["collapse"], "fields": ["grant_types"]},
+            ),
+        ]
+        if obj:
+            sets.append(
+                ("Advanced settings: Endpoints", {"classes": ["collapse"], "fields": ["endpoints"]})
+            )
+        return sets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        tenant = obj.tenant if obj else tenant_context(request).tenant
+        return type(form.__name__, (form,), {"tenant": tenant})
+
+    @admin.display(description="Domain")
+    def domain(self, obj):
+        return obj.tenant.issuer.rstrip("/") if obj else "-"
+
+    @admin.display(description="Client secret")
+    def client_secret_display(self, obj):
+        if not obj or not obj.pk:
+            return "Generated when the application is saved."
+        return format_html(
+            '<span class="secret-mask">••••••••••••••••</span> '
+            '<span class="help">SHA-256 {}…</span>',
+            obj.client_secret_fingerprint[:12],
+        )
+
+    @admin.display(description="Endpoints")
+    def endpoints(self, obj):
+        base = obj.tenant.issuer
+        rows = [
+            ("OAuth Authorization URL", base + "authorize"),
+            ("OAuth Token URL", base + "oauth/token"),
+            ("Delegation URL", base + "delegation"),
+            ("OpenID Configuration", base + ".well-known/openid-configuration"),
+            ("JSON Web Key Set", base + ".well-known/jwks.json"),
+        ]
+        return format_html(
+            "<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd><code>{}</code></dd>", rows)
+        )
+
+    def save_model(self, request, obj, form, change):
+        changes = form.settings_changes()
+        if change:
+            services.application_update(application=obj, actor=request.user, **changes)
+        else:
+            tenant = tenant_context(request).tenant
+            if tenant is None:
+                raise PermissionDenied("Choose a tenant in the switcher first.")
+            created = services.application_create(tenant=tenant, actor=request.user, **changes)
+            obj.pk = created.pk
+            obj.client_id = created.client_id
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/secret/reveal/",
+                view(self.reveal_secret),
+                name="tenantauth_application_revealsecret",
+            ),
+            path(
+                "<int:pk>/secret/rotate/",
+                view(self.rotate_secret),
+                name="tenantauth_application_rotatesecret",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _get_scoped(self, request, pk):
+        obj = self.get_queryset(request).select_related("tenant").filter(pk=pk).first()
+        if obj is None:
+            raise PermissionDenied
+        self._require_write(request, obj)
+        return obj
+
+    def _secret_page(self, request, app, *, secret=None, form=None, title):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "original": app,
+            "opts": self.opts,
+            "secret": secret,
+            "form": form,
+        }
+        response = TemplateResponse(request, "admin/tenantauth/application/secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def reveal_secret(self, request, pk):
+        """POST only: show the secret once to an admin of this tenant; audited."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        app = self._get_scoped(request, pk)
+        secret = services.application_reveal_secret(application=app, actor=request.user)
+        return self._secret_page(request, app, secret=secret, title=f"Client secret of {app.name}")
+
+    @sensitive
+    def rotate_secret(self, request, pk):
+        app = self._get_scoped(request, pk)
+        form = ClientSecretForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            chosen = form.cleaned_data["new_secret"]
+            try:
+                secret = services.application_rotate_secret(
+                    application=app, actor=request.user, secret=chosen or None
+                )
+            except ValidationError as exc:
+                form.add_error("new_secret", exc)
+            else:
+                self.log_change(request, app, "Rotated the client secret.")
+                return self._secret_page(
+                    request, app, secret=secret, title=f"New client secret of {app.name}"
+                )
+        return self._secret_page(request, app, form=form, title=f"Rotate the secret of {app.name}")
+
+
+# --- tenant users ----------------------------------------------------------------------------
+@admin.register(TenantUser)
+class TenantUserAdmin(TenantScopedModelAdmin):
+    list_display = ["email", "user_id", "name", "connection", "blocked", "last_login"]
+    list_filter = ["blocked", "email_verified", "connection"]
+    search_fields = ["email", "user_id", "name", "nickname"]
+    readonly_fields = ["user_id", "created_at", "updated_at", "last_login"]
+    fields = [
+        "user_id",
+        "connection",
+        "email",
+        "email_verified",
+        "name",
+        "nickname",
+        "picture",
+        "user_metadata",
+        "app_metadata",
+        "blocked",
+        "created_at",
+        "updated_at",
+        "last_login",
+    ]
+    actions = ["block_users", "unblock_users"]
+    change_form_template = "admin/tenantauth/tenantuser/change_form.html"
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TenantUserCreationForm
+            kwargs["fields"] = [
+                "email",
+                "password",
+                "email_verified",
+                "name",
+                "nickname",
+                "picture",
+                "blocked",
+            ]
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", "password", "email_verified", "name", "nickname", "picture", "blocked"]
+        return super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        tenant = tenant_context(request).tenant
+        if tenant is None:
+            raise PermissionDenied("Choose a tenant in the switcher first.")
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("email", "password")}
+        created = services.tenant_user_create(
+            tenant=tenant,
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            **data,
+        )
+        obj.pk = created.pk
+
+    @admin.action(description="Block selected users", permissions=["change"])
+    def block_users(self, request, queryset):
+        for user in queryset:  # already scoped by get_queryset
+            services.tenant_user_set_blocked(user=user, blocked=True)
+
+    @admin.action(description="Unblock selected users", permissions=["change"])
+    def unblock_users(self, request, queryset):
+        for user in queryset:
+            services.tenant_user_set_blocked(user=user, blocked=False)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/password/",
+                view(self.reset_password),
+                name="tenantauth_tenantuser_password",
+            ),
+            *super().get_urls(),
+        ]
+
+    @sensitive
+    def reset_password(self, request, pk):
+        user = self.get_queryset(request).filter(pk=pk).first()
+        if user is None:
+            raise PermissionDenied
+        self._require_write(request, user)
+        form = TenantUserPasswordForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            services.tenant_user_set_password(user=user, password=form.cleaned_data["password1"])
+            self.log_change(request, user, "Reset the password.")
+            messages.success(request, "Password changed.")
+            return HttpResponseRedirect(
+                reverse("admin:tenantauth_tenantuser_change", args=[user.pk])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Reset the password of {user.email}",
+            "form": form,
+            "original": user,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/tenantauth/form_page.html", context)
+
+
+@admin.register(Connection)
+class ConnectionAdmin(TenantScopedModelAdmin):
+    list_display = ["name", "password_min_length"]
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(TenantScopedModelAdmin):
+    list_display = ["kid", "status", "created_at", "retired_at", "verify_until"]
+    list_filter = ["status"]
+    fields = ["kid", "status", "public_jwk", "created_at", "retired_at", "verify_until"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

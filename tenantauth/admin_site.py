@@ -1,0 +1,121 @@
+"""The admin site, scoped to one tenant at a time.
+
+A platform account reaches the admin when it is active, staff, and either a superuser
+(platform staff: every tenant) or a member of at least one tenant. The tenant being worked on
+is chosen in the switcher and kept in the session; every ``TenantScopedModelAdmin`` reads it
+through ``active_tenant(request)``.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from tenantauth.models import Membership, Tenant
+
+SESSION_KEY = "active_tenant_id"
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    tenant: Tenant | None
+    role: str | None  # "admin", "auditor", or None
+    is_platform_staff: bool
+
+    @property
+    def can_read(self) -> bool:
+        return self.is_platform_staff or self.role is not None
+
+    @property
+    def can_write(self) -> bool:
+        return self.is_platform_staff or self.role == Membership.Role.ADMIN
+
+
+def tenant_context(request) -> TenantContext:
+    """Resolve the active tenant and the user's role in it, once per request."""
+    cached = getattr(request, "_tenant_context", None)
+    if cached is not None:
+        return cached
+    user = request.user
+    staff = bool(user.is_active and user.is_staff and user.is_superuser)
+    tenant, role = None, None
+    if user.is_active and user.is_staff:
+        wanted = request.session.get(SESSION_KEY)
+        if staff:
+            tenant = Tenant.objects.filter(pk=wanted).first() if wanted else None
+        else:
+            memberships = Membership.objects.filter(user=user).select_related("tenant")
+            chosen = next((m for m in memberships if m.tenant_id == wanted), None)
+            chosen = chosen or next(iter(memberships), None)
+            if chosen is not None:
+                tenant, role = chosen.tenant, chosen.role
+    context = TenantContext(tenant=tenant, role=role, is_platform_staff=staff)
+    request._tenant_context = context
+    return context
+
+
+def active_tenant(request) -> Tenant | None:
+    return tenant_context(request).tenant
+
+
+class TenantAdminSite(admin.AdminSite):
+    site_header = "TenantAuth administration"
+    site_title = "TenantAuth admin"
+    index_title = "Tenant administration"
+
+    def has_permission(self, request):
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return tenant_context(request).can_read
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        if request.user.is_authenticated and self.has_permission(request):
+            ctx = tenant_context(request)
+            if ctx.is_platform_staff:
+                choices = list(Tenant.objects.values_list("pk", "slug"))
+            else:
+                choices = list(
+                    Membership.objects.filter(user=request.user).values_list(
+                        "tenant_id", "tenant__slug"
+                    )
+                )
+            context.update(
+                tenant_choices=choices,
+                active_tenant=ctx.tenant,
+                active_role=("platform staff" if ctx.is_platform_staff else ctx.role),
+            )
+        return context
+
+    def get_urls(self):
+        return [
+            path("switch-tenant/", self.admin_view(self.switch_tenant), name="switch_tenant"),
+            *super().get_urls(),
+        ]
+
+    def switch_tenant(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        raw = request.POST.get("tenant", "")
+        ctx = tenant_context(request)
+        allowed = (
+            Tenant.objects.all()
+            if ctx.is_platform_staff
+            else Tenant.objects.filter(memberships__user=request.user)
+        )
+        if raw == "" and ctx.is_platform_staff:
+            request.session.pop(SESSION_KEY, None)
+        elif raw.isdigit() and allowed.filter(pk=int(raw)).exists():
+            request.session[SESSION_KEY] = int(raw)
+        else:
+            messages.error(request, "You are not a member of that tenant.")
+        next_url = request.POST.get("next") or reverse("admin:index")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("admin:index")
+        # The page the user was on may belong to the old tenant; the index is always safe.
+        return HttpResponseRedirect(reverse("admin:index") if "/change/" in next_url else next_url)

@@ -1,0 +1,169 @@
+"""Admin forms. List-valued settings are edited as text, one entry per line or comma-separated."""
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from tenantauth import services, signing
+from tenantauth.models import GRANT_TYPE_CHOICES, Application, TenantUser
+
+
+def _lines(value) -> str:
+    return "\n".join(value or [])
+
+
+class ApplicationForm(forms.ModelForm):
+    """Settings, Advanced > OAuth and Grant Types of one application.
+
+    ``tenant`` is set by the admin before validation: Allowed APPs / APIs may only name
+    applications of that tenant.
+    """
+
+    grant_types = forms.MultipleChoiceField(
+        choices=GRANT_TYPE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    allowed_clients_text = forms.CharField(
+        label="Allowed APPs / APIs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Client IDs of this tenant's applications that may request delegation tokens "
+        "for this one, separated by commas or new lines. The application itself is always "
+        "allowed.",
+    )
+    callback_urls_text = forms.CharField(
+        label="Allowed Callback URLs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Exact redirect URIs, one per line or comma-separated.",
+    )
+    allowed_origins_text = forms.CharField(
+        label="Allowed Origins (CORS)", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    allowed_logout_urls_text = forms.CharField(
+        label="Allowed Logout URLs", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    LIST_FIELDS = {
+        "callback_urls_text": "callback_urls",
+        "allowed_origins_text": "allowed_origins",
+        "allowed_logout_urls_text": "allowed_logout_urls",
+    }
+
+    class Meta:
+        model = Application
+        fields = [
+            "name",
+            "app_type",
+            "is_active",
+            "jwt_lifetime_seconds",
+            "jwt_signature_algorithm",
+            "oidc_conformant",
+            "grant_types",
+        ]
+
+    tenant = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["allowed_clients_text"].initial = _lines(self.instance.allowed_clients)
+            for text, field in self.LIST_FIELDS.items():
+                self.fields[text].initial = _lines(getattr(self.instance, field))
+
+    def clean_allowed_clients_text(self):
+        ids = services.parse_client_id_list(self.cleaned_data["allowed_clients_text"])
+        if self.tenant is None:
+            raise ValidationError("Choose a tenant first.")
+        return services.validate_allowed_clients(tenant=self.tenant, client_ids=ids)
+
+    def _clean_urls(self, name, *, origins=False):
+        urls = services.parse_client_id_list(self.cleaned_data[name])
+        validator = URLValidator(schemes=["http", "https"] if not origins else ["http", "https"])
+        for url in urls:
+            try:
+                validator(url)
+            except ValidationError:
+                raise ValidationError(f"Enter valid URLs (not {url[:80]!r}).") from None
+        return urls
+
+    def clean_callback_urls_text(self):
+        return self._clean_urls("callback_urls_text")
+
+    def clean_allowed_origins_text(self):
+        return self._clean_urls("allowed_origins_text", origins=True)
+
+    def clean_allowed_logout_urls_text(self):
+        return self._clean_urls("allowed_logout_urls_text")
+
+    def settings_changes(self) -> dict:
+        """The cleaned values as service keyword arguments."""
+        data = {f: self.cleaned_data[f] for f in self._meta.fields if f in self.cleaned_data}
+        data["allowed_clients"] = self.cleaned_data["allowed_clients_text"]
+        for text, field in self.LIST_FIELDS.items():
+            data[field] = self.cleaned_data[text]
+        return data
+
+
+class ClientSecretForm(forms.Form):
+    """Rotate a client secret: generate one, or set one of at least 256 bits."""
+
+    new_secret = forms.CharField(
+        label="New client secret (optional)",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to generate a random secret (recommended). A secret you enter "
+        "must be at least 32 bytes.",
+    )
+
+    def clean_new_secret(self):
+        secret = self.cleaned_data["new_secret"]
+        if secret and len(secret.encode()) < signing.MIN_HS256_SECRET_BYTES:
+            raise ValidationError("An HS256 secret must be at least 32 bytes (256 bits).")
+        return secret
+
+
+class SigningKeyImportForm(forms.Form):
+    private_key_pem = forms.CharField(
+        label="RSA private key (PEM)",
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 8, "autocomplete": "off"}),
+        help_text="An unencrypted PKCS#1 or PKCS#8 RSA key of at least 2048 bits.",
+    )
+
+    def clean_private_key_pem(self):
+        pem = self.cleaned_data["private_key_pem"]
+        try:
+            signing.load_rsa_private_pem(pem)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return pem
+
+
+class TenantUserCreationForm(forms.ModelForm):
+    password = forms.CharField(strip=False, widget=forms.PasswordInput)
+
+    class Meta:
+        model = TenantUser
+        fields = ["email", "email_verified", "name", "nickname", "picture", "blocked"]
+
+    picture = forms.URLField(required=False, assume_scheme="https")
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password
+
+
+class TenantUserPasswordForm(forms.Form):
+    password1 = forms.CharField(label="New password", strip=False, widget=forms.PasswordInput)
+    password2 = forms.CharField(label="Confirm", strip=False, widget=forms.PasswordInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") != data.get("password2"):
+            raise ValidationError("The two passwords do not match.")
+        if data.get("password1"):
+            validate_password(data["password1"])
+        return data

@@ -1,0 +1,290 @@
+"""Tenants, the people who administer them, their applications, end users and signing keys.
+
+Every tenant-owned row carries its tenant and every unique constraint starts with it. Secrets we
+must use again (client secrets, private keys) are stored only as ciphertext (see ``crypto``);
+rows expose them through explicit methods, never through a field a form could render.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from tenantauth import crypto
+
+DEFAULT_CONNECTION = "Username-Password-Authentication"
+
+GRANT_PASSWORD = "password"
+GRANT_PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_IMPLICIT = "implicit"
+GRANT_DELEGATION_ID_TOKEN = "http://auth0.com/oauth/legacy/grant-type/delegation/id_token"
+GRANT_DELEGATION_REFRESH_TOKEN = "http://auth0.com/oauth/legacy/grant-type/delegation/refresh_token"
+GRANT_TYPE_CHOICES = [
+    (GRANT_AUTHORIZATION_CODE, "Authorization Code"),
+    (GRANT_IMPLICIT, "Implicit"),
+    (GRANT_REFRESH_TOKEN, "Refresh Token"),
+    (GRANT_CLIENT_CREDENTIALS, "Client Credentials"),
+    (GRANT_PASSWORD, "Password"),
+    (GRANT_PASSWORD_REALM, "Password Realm"),
+    (GRANT_DELEGATION_ID_TOKEN, "Legacy: Delegation (id_token)"),
+    (GRANT_DELEGATION_REFRESH_TOKEN, "Legacy: Delegation (refresh_token)"),
+]
+
+
+class Tenant(models.Model):
+    slug = models.SlugField(
+        max_length=63,
+        unique=True,
+        help_text="Appears in every tenant URL (/t/<slug>/) and in the issuer. Cannot change.",
+    )
+    name = models.CharField(max_length=200)
+    delegation_enabled = models.BooleanField(
+        default=True, help_text="When off, /delegation answers 404 for this tenant."
+    )
+    delegation_rate_limit = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Delegation requests allowed per minute for one (client, user, IP).",
+    )
+    empty_allowlist_means_all = models.BooleanField(
+        default=False,
+        help_text=(
+            "Auth0 legacy behaviour: an application with an empty Allowed APPs / APIs list "
+            "accepts delegation from every application of the tenant. Off (secure default): "
+            "an empty list accepts none but the application itself."
+        ),
+    )
+    active_signing_key = models.ForeignKey(
+        "SigningKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="The RS256 key that signs new tokens (kept here so one query finds it).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def issuer(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/t/{self.slug}/"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin (configure)"
+        AUDITOR = "auditor", "Auditor (read-only)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_tenant_user_uniq")
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class Application(models.Model):
+    class AppType(models.TextChoices):
+        REGULAR_WEB = "regular_web", "Regular Web Application"
+        SPA = "spa", "Single Page Application"
+        NATIVE = "native", "Native"
+        M2M = "non_interactive", "Machine to Machine"
+        API = "resource_server", "API (backend)"
+
+    class SigningAlgorithm(models.TextChoices):
+        HS256 = "HS256", "HS256 (client secret)"
+        RS256 = "RS256", "RS256 (tenant signing key)"
+
+    PUBLIC_TYPES = (AppType.SPA, AppType.NATIVE)
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="applications")
+    name = models.CharField(max_length=200)
+    app_type = models.CharField(
+        "application type", max_length=32, choices=AppType.choices, default=AppType.REGULAR_WEB
+    )
+    client_id = models.CharField(max_length=64, editable=False)
+    client_secret_ciphertext = models.TextField(
+        editable=False, help_text="Fernet ciphertext of the client secret; never plaintext."
+    )
+    client_secret_fingerprint = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of the client secret, for display."
+    )
+    is_active = models.BooleanField(
+        default=True, help_text="A disabled application can neither sign in users nor delegate."
+    )
+    jwt_lifetime_seconds = models.PositiveIntegerField(
+        "JWT expiration (seconds)",
+        default=36000,
+        validators=[MinValueValidator(60), MaxValueValidator(30 * 24 * 3600)],
+        help_text=(
+            "Lifetime of id_tokens and delegation tokens issued for this application. "
+            "Shorter is safer: an hour (3600) or less is recommended."
+        ),
+    )
+    jwt_signature_algorithm = models.CharField(
+        "JsonWebToken signature algorithm",
+        max_length=8,
+        choices=SigningAlgorithm.choices,
+        default=SigningAlgorithm.HS256,
+        help_text="HS256 signs with this application's client secret; RS256 with the tenant key.",
+    )
+    oidc_conformant = models.BooleanField(
+        "OIDC conformant",
+        default=False,
+        help_text="An OIDC-conformant application can be neither source nor target of "
+        "legacy app-to-app delegation.",
+    )
+    grant_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Grant types this application may use, including legacy delegation grants.",
+    )
+    allowed_clients = models.JSONField(
+        "Allowed APPs / APIs",
+        default=list,
+        blank=True,
+        help_text="Client IDs of this tenant's applications allowed to request delegation "
+        "tokens for this application.",
+    )
+    callback_urls = models.JSONField("allowed callback URLs", default=list, blank=True)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    allowed_logout_urls = models.JSONField("allowed logout URLs", default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "client_id"], name="application_tenant_client_id_uniq"
+            ),
+            models.UniqueConstraint(fields=["tenant", "name"], name="application_tenant_name_uniq"),
+            models.CheckConstraint(
+                condition=Q(jwt_signature_algorithm__in=["HS256", "RS256"]),
+                name="application_jwt_alg_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.client_id})"
+
+    @property
+    def is_public(self) -> bool:
+        return self.app_type in self.PUBLIC_TYPES
+
+    def client_secret(self) -> str:
+        """The plaintext secret. Call only where it is used or explicitly revealed."""
+        return crypto.decrypt(self.client_secret_ciphertext)
+
+    def has_grant(self, grant_type: str) -> bool:
+        return grant_type in (self.grant_types or [])
+
+
+class Connection(models.Model):
+    """A tenant's database connection; users sign in against one by name (``realm``)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=128, default=DEFAULT_CONNECTION)
+    password_min_length = models.PositiveIntegerField(
+        default=8, validators=[MinValueValidator(8), MaxValueValidator(128)]
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="connection_tenant_name_uniq")
+        ]
+
+    def __str__(self):
+        return f"{self.tenant.slug}/{self.name}"
+
+
+class TenantUser(models.Model):
+    """An end user of a tenant's database connection (not a platform account)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="users")
+    user_id = models.CharField(max_length=128, editable=False, help_text="e.g. auth0|<id>")
+    email = models.EmailField(max_length=254)
+    email_verified = models.BooleanField(default=False)
+    name = models.CharField(max_length=200, blank=True)
+    nickname = models.CharField(max_length=200, blank=True)
+    picture = models.URLField(max_length=500, blank=True)
+    user_metadata = models.JSONField(default=dict, blank=True)
+    app_metadata = models.JSONField(default=dict, blank=True)
+    blocked = models.BooleanField(
+        default=False, help_text="A blocked user can neither sign in nor be delegated for."
+    )
+    password = models.CharField(max_length=256, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_login = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user_id"], name="tenantuser_user_id_uniq"),
+            models.UniqueConstraint(
+                fields=["tenant", "connection", "email"], name="tenantuser_connection_email_uniq"
+            ),
+        ]
+
+    def __str__(self):
+        return self.email
+
+
+class SigningKey(models.Model):
+    """An RS256 key pair of a tenant. One active; retired keys still verify until they expire."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired (verifies only)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="signing_keys")
+    kid = models.CharField(max_length=64, editable=False, help_text="RFC 7638 JWK thumbprint.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    private_key_ciphertext = models.TextField(
+        editable=False, help_text="Fernet ciphertext of the PEM private key; never plaintext."
+    )
+    public_jwk = models.JSONField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verify_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A retired key is published in the JWKS and verifies tokens until this time.",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kid"], name="signingkey_tenant_kid_uniq"),
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(status="active"),
+                name="signingkey_one_active_per_tenant",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tenant.slug}:{self.kid[:12]} ({self.status})"
+
+    def private_key_pem(self) -> str:
+        return crypto.decrypt(self.private_key_ciphertext)

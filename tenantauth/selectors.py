@@ -1,0 +1,54 @@
+"""Reads for tenants, applications, users and keys. The tenant is always explicit."""
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from tenantauth.models import Application, Membership, SigningKey, Tenant, TenantUser
+
+
+def tenant_get(*, slug: str) -> Tenant | None:
+    """The tenant with its active signing key, in one query; None when unknown."""
+    return Tenant.objects.select_related("active_signing_key").filter(slug=slug).first()
+
+
+def application_get(*, tenant: Tenant, client_id: str) -> Application | None:
+    """An application of this tenant; another tenant's client_id is simply unknown here."""
+    if not client_id:
+        return None
+    return Application.objects.filter(tenant=tenant, client_id=client_id).first()
+
+
+def tenant_user_get(*, tenant: Tenant, user_id: str) -> TenantUser | None:
+    return TenantUser.objects.filter(tenant=tenant, user_id=user_id).first()
+
+
+def verification_keys(*, tenant: Tenant) -> QuerySet[SigningKey]:
+    """The active key and retired keys still inside their verification window."""
+    return SigningKey.objects.filter(tenant=tenant).filter(
+        Q(status=SigningKey.Status.ACTIVE)
+        | Q(status=SigningKey.Status.RETIRED, verify_until__gt=timezone.now())
+    )
+
+
+def verification_key_get(*, tenant: Tenant, kid: str) -> SigningKey | None:
+    """Find a verification key by ``kid`` only within this tenant's own key set."""
+    active = tenant.active_signing_key
+    if active is not None and active.kid == kid:
+        return active
+    return verification_keys(tenant=tenant).filter(kid=kid).first()
+
+
+def tenants_for_user(user) -> QuerySet[Tenant]:
+    if not user.is_active:
+        return Tenant.objects.none()
+    if user.is_superuser:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(memberships__user=user).distinct()
+
+
+def membership_role(*, user, tenant: Tenant) -> str | None:
+    if not user.is_active or tenant is None:
+        return None
+    return (
+        Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+    )

@@ -1,0 +1,11 @@
+"""URL map: the admin at /admin/, every tenant-facing endpoint under /t/<slug>/."""
+
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import include, path
+
+urlpatterns = [
+    path("", lambda request: HttpResponseRedirect("/admin/")),
+    path("admin/", admin.site.urls),
+    path("t/<slug:tenant_slug>/", include("delegation.urls")),
+]

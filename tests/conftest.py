@@ -1,0 +1,99 @@
+"""Shared fixtures: two tenants (A and B) with the reference applications, users and admins.
+
+Everything is created through the services, as the product itself does.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tenantauth import services, signing
+from tenantauth.models import (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_DELEGATION_ID_TOKEN,
+    GRANT_DELEGATION_REFRESH_TOKEN,
+    GRANT_PASSWORD,
+    GRANT_PASSWORD_REALM,
+    GRANT_REFRESH_TOKEN,
+    Application,
+    Membership,
+)
+
+USER_PASSWORD = "correct horse battery staple"
+ADMIN_PASSWORD = "admin-password-123!"
+APP_GRANTS = [
+    GRANT_PASSWORD,
+    GRANT_PASSWORD_REALM,
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_DELEGATION_ID_TOKEN,
+    GRANT_DELEGATION_REFRESH_TOKEN,
+]
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashers_and_clean_caches(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
+    cache.clear()
+    signing.clear_caches()
+    yield
+
+
+def make_tenant_setup(slug: str) -> dict:
+    tenant = services.tenant_create(slug=slug, name=f"Tenant {slug.upper()}")
+    app_a = services.application_create(
+        tenant=tenant,
+        name="appA",
+        grant_types=APP_GRANTS,
+        callback_urls=["http://127.0.0.1:9999/callback"],
+    )
+    app_b = services.application_create(
+        tenant=tenant,
+        name="appB",
+        grant_types=APP_GRANTS,
+        callback_urls=["http://127.0.0.1:9999/callback"],
+    )
+    api_c = services.application_create(
+        tenant=tenant,
+        name="apiC",
+        app_type=Application.AppType.API,
+        allowed_clients=[app_a.client_id, app_b.client_id],
+    )
+    user = services.tenant_user_create(
+        tenant=tenant,
+        email=f"user@{slug}.example",
+        password=USER_PASSWORD,
+        name="Ada User",
+        nickname="ada",
+        email_verified=True,
+    )
+    User = get_user_model()
+    admin = User.objects.create_user(f"{slug}-admin", password=ADMIN_PASSWORD, is_staff=True)
+    services.membership_create(tenant=tenant, user=admin, role=Membership.Role.ADMIN)
+    auditor = User.objects.create_user(f"{slug}-auditor", password=ADMIN_PASSWORD, is_staff=True)
+    services.membership_create(tenant=tenant, user=auditor, role=Membership.Role.AUDITOR)
+    return {
+        "tenant": tenant,
+        "appA": app_a,
+        "appB": app_b,
+        "apiC": api_c,
+        "user": user,
+        "admin": admin,
+        "auditor": auditor,
+    }
+
+
+@pytest.fixture
+def tenant_a(db):
+    return make_tenant_setup("tenant-a")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return make_tenant_setup("tenant-b")
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_superuser("staff", password=ADMIN_PASSWORD)
