@@ -288,3 +288,35 @@ class SigningKey(models.Model):
 
     def private_key_pem(self) -> str:
         return crypto.decrypt(self.private_key_ciphertext)
+
+
+class RefreshToken(models.Model):
+    """A refresh token, stored only as its SHA-256, bound to one client and one user.
+
+    Tokens rotate on use: the used one is marked ``rotated_at`` and a new one joins the same
+    ``family``. Presenting a rotated token again revokes the whole family (reuse detection).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="refresh_tokens")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="refresh_tokens"
+    )
+    user = models.ForeignKey(TenantUser, on_delete=models.CASCADE, related_name="refresh_tokens")
+    token_hash = models.CharField(max_length=64, editable=False)
+    family = models.UUIDField(editable=False, help_text="Tokens rotated from one grant.")
+    scope = models.CharField(max_length=1024, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "token_hash"], name="refreshtoken_tenant_hash_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "family"], name="refreshtoken_family_idx")]
+
+    def __str__(self):
+        return f"refresh token {self.token_hash[:12]}…"

@@ -52,3 +52,27 @@ def membership_role(*, user, tenant: Tenant) -> str | None:
     return (
         Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
     )
+
+
+def refresh_token_get_live(*, tenant: Tenant, application: Application, token: str):
+    """The live (unexpired, unrotated, unrevoked) refresh token for this client, with its user.
+
+    Only the hash is looked up; a token of another client or tenant is simply not found.
+    """
+    from tenantauth.crypto import fingerprint
+    from tenantauth.models import RefreshToken
+
+    if not token or len(token) > 512:
+        return None
+    return (
+        RefreshToken.objects.select_related("user")
+        .filter(
+            tenant=tenant,
+            application=application,
+            token_hash=fingerprint(token),
+            rotated_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )

@@ -7,5 +7,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/admin/")),
     path("admin/", admin.site.urls),
+    path("t/<slug:tenant_slug>/", include("tenantauth.oidc.urls")),
     path("t/<slug:tenant_slug>/", include("delegation.urls")),
 ]
