@@ -1,3 +1,9 @@
-"""Tenant-facing endpoints of the delegation app (filled by the delegation issue)."""
+"""Tenant-facing endpoints of the delegation app (mounted under /t/<slug>/)."""
 
-urlpatterns = []
+from django.urls import path
+
+from delegation.apis import DelegationApi
+
+urlpatterns = [
+    path("delegation", DelegationApi.as_view(), name="delegation"),
+]

@@ -22,6 +22,7 @@ from tenantauth.forms import (
     ApplicationForm,
     ClientSecretForm,
     SigningKeyImportForm,
+    TenantBoundFormMixin,
     TenantUserCreationForm,
     TenantUserPasswordForm,
 )
@@ -82,6 +83,14 @@ class TenantScopedModelAdmin(admin.ModelAdmin):
             else:
                 filters.append(item)
         return filters
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if self.tenant_lookup != "tenant":
+            return form
+        tenant = obj.tenant if obj is not None else tenant_context(request).tenant
+        bases = (form,) if issubclass(form, TenantBoundFormMixin) else (TenantBoundFormMixin, form)
+        return type(form.__name__, bases, {"tenant": tenant})
 
     def get_exclude(self, request, obj=None):
         exclude = list(super().get_exclude(request, obj) or [])
@@ -238,16 +247,20 @@ class TenantAdmin(TenantScopedModelAdmin):
         tenant = self._get_scoped(request, pk)
         form = SigningKeyImportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            services.signing_key_rotate(tenant=tenant, actor=request.user)
-            # Replace the freshly generated key with the imported one, still audited.
-            key = tenant.signing_keys.get(status=SigningKey.Status.ACTIVE)
-            key.delete()
-            imported = services.signing_key_create(
-                tenant=tenant, private_key_pem=form.cleaned_data["private_key_pem"]
-            )
-            self.log_change(request, tenant, f"Imported signing key {imported.kid}.")
-            messages.success(request, f"Imported key {imported.kid} is now active.")
-            return HttpResponseRedirect(reverse("admin:tenantauth_tenant_change", args=[tenant.pk]))
+            try:
+                imported = services.signing_key_rotate(
+                    tenant=tenant,
+                    actor=request.user,
+                    private_key_pem=form.cleaned_data["private_key_pem"],
+                )
+            except services.DuplicateSigningKeyError as exc:
+                form.add_error("private_key_pem", exc)
+            else:
+                self.log_change(request, tenant, f"Imported signing key {imported.kid}.")
+                messages.success(request, f"Imported key {imported.kid} is now active.")
+                return HttpResponseRedirect(
+                    reverse("admin:tenantauth_tenant_change", args=[tenant.pk])
+                )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Import a signing key for {tenant.slug}",
@@ -279,7 +292,7 @@ class MembershipAdmin(TenantScopedModelAdmin):
 @admin.register(Application)
 class ApplicationAdmin(TenantScopedModelAdmin):
     form = ApplicationForm
-    list_display = ["name", "client_id", "app_type", "jwt_signature_algorithm", "is_active"]
+    list_display = ["name", "client_id", "app_type", "signature_algorithm", "active"]
     list_filter = ["app_type", "jwt_signature_algorithm", "is_active", "oidc_conformant"]
     search_fields = ["name", "client_id"]
     readonly_fields = ["client_id", "client_secret_display", "domain", "endpoints"]
@@ -319,10 +332,14 @@ class ApplicationAdmin(TenantScopedModelAdmin):
             )
         return sets
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        tenant = obj.tenant if obj else tenant_context(request).tenant
-        return type(form.__name__, (form,), {"tenant": tenant})
+    @admin.display(description="Signing", ordering="jwt_signature_algorithm")
+    def signature_algorithm(self, obj):
+        # The short code: the long choice labels push the list past the filter sidebar.
+        return obj.jwt_signature_algorithm
+
+    @admin.display(description="Active", boolean=True, ordering="is_active")
+    def active(self, obj):
+        return obj.is_active
 
     @admin.display(description="Domain")
     def domain(self, obj):
@@ -355,7 +372,11 @@ class ApplicationAdmin(TenantScopedModelAdmin):
     def save_model(self, request, obj, form, change):
         changes = form.settings_changes()
         if change:
-            services.application_update(application=obj, actor=request.user, **changes)
+            # ``obj`` already carries the posted values (the form applied them); the service
+            # needs the stored row to see, and audit, what actually changed.
+            stored = self.get_queryset(request).select_related("tenant").get(pk=obj.pk)
+            services.application_update(application=stored, actor=request.user, **changes)
+            obj.refresh_from_db()
         else:
             tenant = tenant_context(request).tenant
             if tenant is None:

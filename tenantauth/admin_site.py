@@ -9,6 +9,8 @@ through ``active_tenant(request)``.
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -46,7 +48,12 @@ def tenant_context(request) -> TenantContext:
         if staff:
             tenant = Tenant.objects.filter(pk=wanted).first() if wanted else None
         else:
-            memberships = Membership.objects.filter(user=user).select_related("tenant")
+            # A stable order: without one the default tenant could differ between requests.
+            memberships = (
+                Membership.objects.filter(user=user)
+                .select_related("tenant")
+                .order_by("tenant__slug")
+            )
             chosen = next((m for m in memberships if m.tenant_id == wanted), None)
             chosen = chosen or next(iter(memberships), None)
             if chosen is not None:
@@ -60,10 +67,28 @@ def active_tenant(request) -> Tenant | None:
     return tenant_context(request).tenant
 
 
+class TenantAdminAuthenticationForm(AdminAuthenticationForm):
+    """Staff status alone is not enough: the account must be platform staff or a member.
+
+    Otherwise such an account would sign in and bounce between the login page and the index.
+    The answer is the one a wrong password gets, so it reveals nothing about the account.
+    """
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not (user.is_superuser or Membership.objects.filter(user=user).exists()):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
 class TenantAdminSite(admin.AdminSite):
     site_header = "TenantAuth administration"
     site_title = "TenantAuth admin"
     index_title = "Tenant administration"
+    login_form = TenantAdminAuthenticationForm
 
     def has_permission(self, request):
         user = request.user
@@ -76,12 +101,12 @@ class TenantAdminSite(admin.AdminSite):
         if request.user.is_authenticated and self.has_permission(request):
             ctx = tenant_context(request)
             if ctx.is_platform_staff:
-                choices = list(Tenant.objects.values_list("pk", "slug"))
+                choices = list(Tenant.objects.order_by("slug").values_list("pk", "slug"))
             else:
                 choices = list(
-                    Membership.objects.filter(user=request.user).values_list(
-                        "tenant_id", "tenant__slug"
-                    )
+                    Membership.objects.filter(user=request.user)
+                    .order_by("tenant__slug")
+                    .values_list("tenant_id", "tenant__slug")
                 )
             context.update(
                 tenant_choices=choices,

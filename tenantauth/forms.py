@@ -6,14 +6,50 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from tenantauth import services, signing
-from tenantauth.models import GRANT_TYPE_CHOICES, Application, TenantUser
+from tenantauth.models import (
+    DEFAULT_CONNECTION,
+    GRANT_TYPE_CHOICES,
+    Application,
+    Connection,
+    TenantUser,
+)
 
 
 def _lines(value) -> str:
     return "\n".join(value or [])
 
 
-class ApplicationForm(forms.ModelForm):
+class TenantBoundFormMixin:
+    """Bind a tenant-owned row to the admin's tenant before validation.
+
+    The ``tenant`` field is never in a tenant admin's form (a posted one is ignored), so Django
+    would skip every unique constraint that starts with it and a duplicate would only surface as
+    an IntegrityError (a 500) at save time. Setting the tenant first and keeping it in the
+    validation turns such duplicates into ordinary form errors.
+    """
+
+    tenant = None
+
+    def _post_clean(self):
+        if self.tenant is not None and getattr(self.instance, "tenant_id", None) is None:
+            self.instance.tenant = self.tenant
+        super()._post_clean()
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if getattr(self.instance, "tenant_id", None) is not None:
+            exclude.discard("tenant")
+        return exclude
+
+
+class SecretTextarea(forms.Textarea):
+    """A textarea for key material that never renders a submitted value back into the page."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None, attrs)
+
+
+class ApplicationForm(TenantBoundFormMixin, forms.ModelForm):
     """Settings, Advanced > OAuth and Grant Types of one application.
 
     ``tenant`` is set by the admin before validation: Allowed APPs / APIs may only name
@@ -62,8 +98,6 @@ class ApplicationForm(forms.ModelForm):
             "grant_types",
         ]
 
-    tenant = None
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
@@ -98,7 +132,10 @@ class ApplicationForm(forms.ModelForm):
 
     def settings_changes(self) -> dict:
         """The cleaned values as service keyword arguments."""
-        data = {f: self.cleaned_data[f] for f in self._meta.fields if f in self.cleaned_data}
+        # This class's own Meta.fields: the admin's form factory replaces Meta with one listing
+        # every fieldset entry, including the *_text fields, which are not model fields.
+        model_fields = ApplicationForm.Meta.fields
+        data = {f: self.cleaned_data[f] for f in model_fields if f in self.cleaned_data}
         data["allowed_clients"] = self.cleaned_data["allowed_clients_text"]
         for text, field in self.LIST_FIELDS.items():
             data[field] = self.cleaned_data[text]
@@ -128,7 +165,7 @@ class SigningKeyImportForm(forms.Form):
     private_key_pem = forms.CharField(
         label="RSA private key (PEM)",
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 8, "autocomplete": "off"}),
+        widget=SecretTextarea(attrs={"rows": 8, "autocomplete": "off", "spellcheck": "false"}),
         help_text="An unencrypted PKCS#1 or PKCS#8 RSA key of at least 2048 bits.",
     )
 
@@ -141,14 +178,32 @@ class SigningKeyImportForm(forms.Form):
         return pem
 
 
-class TenantUserCreationForm(forms.ModelForm):
+class TenantUserCreationForm(TenantBoundFormMixin, forms.ModelForm):
     password = forms.CharField(strip=False, widget=forms.PasswordInput)
+
+    def _post_clean(self):
+        # New users join the tenant's default connection (as the service does), so the
+        # (tenant, connection, email) constraint is checked here rather than failing at save.
+        if self.tenant is not None and getattr(self.instance, "connection_id", None) is None:
+            self.instance.connection = Connection.objects.filter(
+                tenant=self.tenant, name=DEFAULT_CONNECTION
+            ).first()
+        super()._post_clean()
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if getattr(self.instance, "connection_id", None) is not None:
+            exclude.discard("connection")
+        return exclude
 
     class Meta:
         model = TenantUser
         fields = ["email", "email_verified", "name", "nickname", "picture", "blocked"]
 
     picture = forms.URLField(required=False, assume_scheme="https")
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
 
     def clean_password(self):
         password = self.cleaned_data["password"]

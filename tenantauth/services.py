@@ -108,14 +108,34 @@ def signing_key_create(*, tenant: Tenant, private_key_pem: str | None = None) ->
     return key
 
 
+class DuplicateSigningKeyError(ValidationError):
+    """The imported key is already one of this tenant's keys."""
+
+
 @transaction.atomic
-def signing_key_rotate(*, tenant: Tenant, actor=None, overlap: timedelta | None = None):
+def signing_key_rotate(
+    *,
+    tenant: Tenant,
+    actor=None,
+    overlap: timedelta | None = None,
+    private_key_pem: str | None = None,
+):
     """Make a new key active; the old one keeps verifying (and stays in JWKS) for ``overlap``.
 
-    The default overlap is the longest JWT lifetime of the tenant's applications, so every
-    token signed by the old key can still be verified until it expires.
+    The new key is generated, or imported from ``private_key_pem`` (RSA, >= 2048 bits). The
+    default overlap is the longest JWT lifetime of the tenant's applications, so every token
+    signed by the old key can still be verified until it expires.
     """
+    private_key = (
+        signing.load_rsa_private_pem(private_key_pem)
+        if private_key_pem
+        else signing.generate_rsa_private_key()
+    )
+    kid = signing.jwk_thumbprint(signing.public_jwk(private_key.public_key()))
+    caller_tenant = tenant
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if SigningKey.objects.filter(tenant=tenant, kid=kid).exists():
+        raise DuplicateSigningKeyError("This key is already one of the tenant's signing keys.")
     if overlap is None:
         longest = max(
             Application.objects.filter(tenant=tenant).values_list(
@@ -129,14 +149,19 @@ def signing_key_rotate(*, tenant: Tenant, actor=None, overlap: timedelta | None 
     SigningKey.objects.filter(tenant=tenant, status=SigningKey.Status.ACTIVE).update(
         status=SigningKey.Status.RETIRED, retired_at=now, verify_until=now + overlap
     )
-    key = _new_signing_key(tenant=tenant, private_key=signing.generate_rsa_private_key())
+    key = _new_signing_key(tenant=tenant, private_key=private_key)
     Tenant.objects.filter(pk=tenant.pk).update(active_signing_key=key)
+    caller_tenant.active_signing_key = key
     _audit(
         tenant=tenant,
         type="key_rotated",
         actor=actor,
         object_repr=f"signing key {key.kid}",
-        details={"new_kid": key.kid, "retired_kids": [k.kid for k in old]},
+        details={
+            "new_kid": key.kid,
+            "retired_kids": [k.kid for k in old],
+            "imported": bool(private_key_pem),
+        },
     )
     return key
 

@@ -40,18 +40,33 @@ def _dev_secret(name: str, make) -> str:
 
 
 def _required(name: str, make, cast=str):
-    if name in env.ENVIRON:
-        return env.list(name) if cast is list else env.str(name)
+    # An empty or blank variable counts as missing: ``SECRET_KEY=`` must not start a server.
+    raw = env.str(name, default="").strip()
+    if raw:
+        return [item.strip() for item in raw.split(",") if item.strip()] if cast is list else raw
     if PRODUCTION:
         raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production.")
     value = _dev_secret(name, make)
     return [value] if cast is list else value
 
 
+def _check_fernet_keys(keys: list[str]) -> list[str]:
+    """Fail at start-up, not at the first encrypt, and never echo the key in the message."""
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS entry {position} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)."
+            ) from None
+    return keys
+
+
 SECRET_KEY = _required("SECRET_KEY", lambda: secrets.token_urlsafe(50))
 # Field-encryption keys: the first one encrypts, every one decrypts (MultiFernet).
-FIELD_ENCRYPTION_KEYS = _required(
-    "FIELD_ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode(), cast=list
+FIELD_ENCRYPTION_KEYS = _check_fernet_keys(
+    _required("FIELD_ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode(), cast=list)
 )
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)

@@ -1,0 +1,278 @@
+"""``POST /t/<slug>/delegation``: trade a user's id_token (or refresh token) for a token for
+another application of the tenant (or an add-on credential). SPEC.md section 4.
+
+The view walks the validation order of the SPEC, one step after the other:
+
+1. tenant exists and has delegation on (``initial``, before anything else, even the method);
+2. request shape (method, content type, size, duplicates, types: ``parsers``);
+3. the source application and its legacy delegation grant;
+4. the user token (``tokens``) and its user;
+5. the target: allow-list, OIDC conformance, add-on readiness (one identical refusal);
+6. the rate limit (``ratelimit``);
+7. mint and record atomically (``services.delegation_token_issue``).
+
+Every answer, errors included, is JSON with ``Cache-Control: no-store`` and ``Pragma:
+no-cache``; every refusal goes through ``handle_exception`` which maps it with the single table
+of ``errors.PROBLEMS``, records an ``fd`` audit event when the tenant is known, and logs one
+sanitised line (never a token or a secret).
+"""
+
+import ipaddress
+import logging
+import os
+import re
+import traceback
+
+from django.db import InterfaceError, OperationalError, connection
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from delegation import minters, parsers, ratelimit, selectors, services, tokens
+from delegation.errors import GRANT_NOT_ALLOWED, DelegationError, as_delegation_error
+from tenantauth import http
+from tenantauth import selectors as tenant_selectors
+from tenantauth.models import GRANT_DELEGATION_ID_TOKEN, GRANT_DELEGATION_REFRESH_TOKEN
+
+logger = logging.getLogger("delegation")
+
+_LOG_UNSAFE = re.compile(r"[^A-Za-z0-9._:@|/+-]")
+# Refusals that come after the client is known and count against its rate limit.
+_COUNTED_FAILURES = frozenset({"invalid_grant", "invalid_target", "invalid_scope"})
+
+
+def _log_value(value) -> str:
+    text = str(value or "")
+    return _LOG_UNSAFE.sub("?", text)[:64] or "-"
+
+
+def _client_ip(request) -> str | None:
+    candidate = http.client_ip(request)
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+class JSONOnlyNegotiation(DefaultContentNegotiation):
+    """Always answer JSON, whatever the Accept header says (never a 406 or an HTML page)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class DelegationApi(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    parser_classes = [parsers.StrictJSONParser, parsers.StrictFormParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
+    http_method_names = ["post"]
+
+    tenant = None
+    context: services.AttemptContext | None = None
+    rate_state: ratelimit.RateLimitState | None = None
+    client_known = False
+
+    # --- step 1 ------------------------------------------------------------------------
+    def initial(self, request, *args, **kwargs):
+        self.context = services.AttemptContext(
+            client_ip=_client_ip(request._request),
+            user_agent=services.clean_user_agent(request.META.get("HTTP_USER_AGENT", "")),
+        )
+        super().initial(request, *args, **kwargs)
+        tenant = tenant_selectors.tenant_get(slug=kwargs["tenant_slug"])
+        if tenant is None:
+            raise DelegationError("not_found", reason="unknown tenant")
+        if not tenant.delegation_enabled:
+            raise DelegationError("endpoint_disabled", reason="delegation disabled")
+        self.tenant = tenant
+
+    # --- steps 2-7 -----------------------------------------------------------------------
+    def post(self, request, tenant_slug: str):
+        tenant = self.tenant
+        context = self.context
+
+        # 2. request shape
+        if parsers.media_type_of(request._request) not in (
+            parsers.JSON_MEDIA_TYPE,
+            parsers.FORM_MEDIA_TYPE,
+        ):
+            raise DelegationError("unsupported_media_type", reason="unsupported content type")
+        parsers.check_content_length(request._request)
+        params = parsers.validate_params(request.data)
+        context.source_client_id = params.client_id
+        context.target_client_id = params.target or params.client_id
+        context.scope = params.scope
+        context.api_type = params.api_type
+        if params.api_type and params.api_type not in minters.KNOWN_API_TYPES:
+            raise DelegationError(
+                "invalid_request", description="Invalid parameter: api_type.", reason="api_type"
+            )
+
+        # 3. the source application
+        apps = selectors.applications_by_client_id(
+            tenant=tenant, client_ids=[params.client_id, params.target]
+        )
+        source = apps.get(params.client_id)
+        if source is None:
+            raise DelegationError("invalid_client", reason="unknown client")
+        grant = GRANT_DELEGATION_ID_TOKEN if params.id_token else GRANT_DELEGATION_REFRESH_TOKEN
+        if not source.is_active or not source.has_grant(grant):
+            raise DelegationError(
+                "unauthorized_client",
+                description=GRANT_NOT_ALLOWED.format(grant=grant),
+                reason="client inactive" if not source.is_active else "grant missing",
+            )
+        self.client_known = True
+
+        # 4. the user token
+        if params.id_token:
+            verified = tokens.id_token_verify(tenant=tenant, source=source, token=params.id_token)
+            user = tokens.live_user_get(tenant=tenant, user_id=verified.sub)
+            incoming_claims = verified.claims
+        else:
+            user = tokens.refresh_token_verify(
+                tenant=tenant, source=source, token=params.refresh_token
+            )
+            incoming_claims = {}
+        context.user_id = user.user_id
+
+        # 5. the target (one identical answer for every refusal) and the scope
+        target = apps.get(params.target) if params.target else source
+        api_type = self._target_check(source=source, target=target, requested=params.api_type)
+        context.api_type = minters.canonical_api_type(api_type)
+        scope = minters.scope_values(params.scope)
+        if scope is None:
+            raise DelegationError("invalid_scope", reason="scope value not offered")
+
+        # 6. rate limit
+        self.rate_state = ratelimit.hit(
+            tenant=tenant,
+            client_id=source.client_id,
+            user_id=user.user_id,
+            ip=context.client_ip or "-",
+        )
+        if self.rate_state.exceeded:
+            raise DelegationError("too_many_requests", reason="rate limited")
+
+        # 7. mint and record atomically
+        issued = services.delegation_token_issue(
+            tenant=tenant,
+            source=source,
+            target=target,
+            user=user,
+            api_type=api_type,
+            scope=scope,
+            incoming_claims=incoming_claims,
+            extra=params.extra,
+            context=context,
+        )
+        self._log("sd", error="", reason="")
+        return Response(issued.body, status=200)
+
+    def _target_check(self, *, source, target, requested: str) -> str:
+        refuse = DelegationError("invalid_target", reason="target refused")
+        if target is None or not target.is_active:
+            raise refuse
+        api_type = requested or minters.default_api_type(tenant=self.tenant, target=target)
+        minter = minters.minter_for(api_type)
+        if minter is None or not self._allowed(source=source, target=target):
+            raise refuse
+        if not minter.target_ready(tenant=self.tenant, source=source, target=target):
+            raise refuse
+        return api_type
+
+    def _allowed(self, *, source, target) -> bool:
+        if source.client_id == target.client_id:
+            return True
+        allowed = target.allowed_clients or []
+        if not allowed:
+            return self.tenant.empty_allowlist_means_all
+        return source.client_id in allowed
+
+    # --- answers ----------------------------------------------------------------------------
+    def handle_exception(self, exc):
+        error = as_delegation_error(exc)
+        database_down = isinstance(exc, (OperationalError, InterfaceError))
+        if database_down:
+            self._close_broken_connection()
+        elif error.problem == "server_error" and not isinstance(exc, DelegationError):
+            frames = traceback.extract_tb(exc.__traceback__)
+            last = frames[-1] if frames else None
+            where = f"{os.path.basename(last.filename)}:{last.lineno}" if last else "?"
+            logger.error("delegation unexpected %s at %s", type(exc).__name__, where)
+
+        if self.client_known and self.rate_state is None and error.problem in _COUNTED_FAILURES:
+            try:
+                self.rate_state = ratelimit.hit(
+                    tenant=self.tenant,
+                    client_id=self.context.source_client_id,
+                    user_id=self.context.user_id,
+                    ip=self.context.client_ip or "-",
+                )
+            except DelegationError:
+                self.rate_state = None
+            if self.rate_state is not None and self.rate_state.exceeded:
+                error = DelegationError("too_many_requests", reason="rate limited")
+
+        # Refusals are audited (fd). A server-side failure (500, 503) leaves no row at all:
+        # nothing half-written, only the log line below.
+        if (
+            self.tenant is not None
+            and self.request is not None
+            and self.request.method == "POST"
+            and error.status < 500
+        ):
+            self._record_failure(error)
+        self._log("fd", error=error.error, reason=error.reason)
+        return Response(error.body(), status=error.status, headers=error.headers)
+
+    def _record_failure(self, error: DelegationError) -> None:
+        try:
+            services.delegation_failure_record(
+                tenant=self.tenant, context=self.context, error=error.error, reason=error.reason
+            )
+        except Exception as exc:  # the answer stands; the failure is logged instead
+            if isinstance(exc, (OperationalError, InterfaceError)):
+                self._close_broken_connection()
+            logger.error("delegation audit write failed (%s)", type(exc).__name__)
+
+    @staticmethod
+    def _close_broken_connection() -> None:
+        # A dead connection must not be reused: close it so the next request reconnects (and
+        # service resumes by itself once the database is back). Inside an outer transaction
+        # (tests) the owner of that transaction decides.
+        try:
+            if not connection.in_atomic_block:
+                connection.close()
+        except Exception:  # closing an already broken connection may fail too
+            logger.warning("delegation: closing a broken database connection failed")
+
+    def _log(self, outcome: str, *, error: str, reason: str) -> None:
+        context = self.context or services.AttemptContext()
+        logger.info(
+            "delegation %s tenant=%s client=%s target=%s api_type=%s user=%s error=%s "
+            "reason=%s ip=%s",
+            outcome,
+            _log_value(self.kwargs.get("tenant_slug") if self.kwargs else ""),
+            _log_value(context.source_client_id),
+            _log_value(context.target_client_id),
+            _log_value(context.api_type),
+            _log_value(context.user_id),
+            _log_value(error),
+            _log_value(reason.replace(" ", "_")),
+            _log_value(context.client_ip),
+        )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        response["Allow"] = "POST"
+        if self.rate_state is not None:
+            for name, value in self.rate_state.headers().items():
+                response[name] = value
+        return response

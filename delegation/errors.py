@@ -1,0 +1,104 @@
+"""The one error type of the delegation endpoint and the one table of its answers.
+
+Every refusal is raised as ``DelegationError(<problem>)``; ``PROBLEMS`` gives its HTTP status,
+its OAuth ``error`` code and a fixed, generic ``error_description``. Descriptions never contain
+anything the client sent (no token, no secret, no echoed value), so an answer cannot leak or
+be used to inject text. ``reason`` is a short fixed string for the audit row and the log only.
+"""
+
+from django.db import InterfaceError, OperationalError
+from rest_framework import exceptions as drf_exceptions
+
+from tenantauth import crypto, signing
+
+# problem -> (HTTP status, OAuth error code, default description). The only status table.
+PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "not_found": (404, "not_found", "Not found."),
+    "endpoint_disabled": (404, "endpoint_disabled", "Delegation is disabled for this tenant."),
+    "method_not_allowed": (405, "method_not_allowed", "Only POST is allowed."),
+    "unsupported_media_type": (
+        415,
+        "invalid_request",
+        "Content-Type must be application/json or application/x-www-form-urlencoded.",
+    ),
+    "body_too_large": (413, "invalid_request", "Request body too large."),
+    "invalid_request": (400, "invalid_request", "Malformed request."),
+    "unsupported_grant_type": (
+        400,
+        "unsupported_grant_type",
+        "grant_type must be urn:ietf:params:oauth:grant-type:jwt-bearer.",
+    ),
+    "invalid_client": (401, "invalid_client", "Unknown client or client not active."),
+    "unauthorized_client": (
+        403,
+        "unauthorized_client",
+        "Grant type not allowed for the client.",
+    ),
+    "invalid_grant": (400, "invalid_grant", "Invalid user token."),
+    "invalid_target": (400, "invalid_target", "Invalid target."),
+    "invalid_scope": (400, "invalid_scope", "Invalid scope."),
+    "too_many_requests": (429, "too_many_requests", "Too many requests."),
+    "temporarily_unavailable": (
+        503,
+        "temporarily_unavailable",
+        "The service is temporarily unavailable. Retry later.",
+    ),
+    "server_error": (500, "server_error", "Internal error."),
+}
+
+# Seconds a client should wait after a 503.
+UNAVAILABLE_RETRY_AFTER = 5
+
+# Fixed descriptions used instead of the default for some problems.
+JWT_EXPIRED = "jwt expired"
+GRANT_NOT_ALLOWED = "Grant type '{grant}' not allowed for the client."
+
+
+class DelegationError(Exception):
+    """A refusal of the delegation endpoint.
+
+    ``description`` (optional) must be a fixed string of this package; ``reason`` is a short
+    fixed label for the audit row and the log.
+    """
+
+    def __init__(self, problem: str, *, description: str | None = None, reason: str = ""):
+        if problem not in PROBLEMS:
+            raise ValueError(f"unknown problem {problem!r}")
+        status, error, default = PROBLEMS[problem]
+        super().__init__(problem)
+        self.problem = problem
+        self.status = status
+        self.error = error
+        self.description = description or default
+        self.reason = reason or problem
+        self.headers: dict[str, str] = {}
+        if problem == "temporarily_unavailable":
+            self.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        if problem == "method_not_allowed":
+            self.headers["Allow"] = "POST"
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+def as_delegation_error(exc: BaseException) -> DelegationError:
+    """Map any exception raised while serving a request to the answer it gets."""
+    if isinstance(exc, DelegationError):
+        return exc
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return DelegationError("temporarily_unavailable", reason="database unavailable")
+    if isinstance(exc, signing.KeyUnavailableError):
+        return DelegationError("temporarily_unavailable", reason="signing key unavailable")
+    if isinstance(exc, signing.WeakKeyError):
+        return DelegationError("server_error", reason="stored key too weak")
+    if isinstance(exc, crypto.DecryptionError):
+        return DelegationError("server_error", reason="stored secret undecryptable")
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return DelegationError("method_not_allowed")
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return DelegationError("unsupported_media_type")
+    if isinstance(exc, drf_exceptions.ParseError):
+        return DelegationError("invalid_request", reason="unparsable body")
+    if isinstance(exc, drf_exceptions.NotFound):
+        return DelegationError("not_found")
+    return DelegationError("server_error", reason="unexpected error")

@@ -1,0 +1,80 @@
+"""Fixed-window rate limit for ``/delegation``, counted in the shared cache.
+
+The key is (tenant, client, user, client IP); the window is one minute and the limit
+``tenant.delegation_rate_limit`` (10 by default, as Auth0). Counting is atomic in the cache
+(``cache.add`` creates the counter, ``cache.incr`` bumps it), so the limit holds across worker
+processes when the cache is Redis. Failed attempts of a known client count too: before the
+user is known they count in the client's anonymous bucket for that IP.
+
+If the cache cannot be reached the endpoint answers 503 rather than run unlimited.
+"""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from delegation.errors import DelegationError
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    count: int
+    reset: int  # UNIX time the window ends
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, self.reset - int(time.time()))
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+        if self.exceeded:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+def _key(*, tenant_id: int, client_id: str, user_id: str, ip: str, window: int) -> str:
+    raw = f"{tenant_id}\x1f{client_id}\x1f{user_id}\x1f{ip}".encode()
+    return f"deleg-rl:{window}:{hashlib.sha256(raw).hexdigest()}"
+
+
+def hit(*, tenant, client_id: str, user_id: str, ip: str) -> RateLimitState:
+    """Count one attempt and return the window's state (raises 503 if the cache is down)."""
+    now = int(time.time())
+    window = now // WINDOW_SECONDS
+    key = _key(tenant_id=tenant.pk, client_id=client_id, user_id=user_id, ip=ip, window=window)
+    try:
+        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            # The counter expired between add and incr: start it again.
+            cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+            count = cache.incr(key)
+    except Exception as exc:  # any cache backend error: connection refused, timeout, ...
+        logger.error("delegation rate limiter: cache unavailable (%s)", type(exc).__name__)
+        raise DelegationError("temporarily_unavailable", reason="cache unavailable") from None
+    return RateLimitState(
+        limit=tenant.delegation_rate_limit,
+        count=int(count),
+        reset=(window + 1) * WINDOW_SECONDS,
+    )

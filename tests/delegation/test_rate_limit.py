@@ -1,0 +1,80 @@
+"""SECURITY-CASES D29 and the limiter's other promises (headers, failures count, cache down)."""
+
+import time
+
+import pytest
+
+from tests.delegation.helpers import assert_error, body_for, delegate, id_token_for, post_json
+
+
+def test_d29_eleventh_request_in_a_minute_is_429(client, tenant_a, audit):
+    """11 requests in a minute for the same user and IP: the 11th gets 429 too_many_requests
+    with Retry-After and X-RateLimit-Remaining: 0; the first ten carry the limit headers."""
+    if int(time.time()) % 60 > 55:  # keep the eleven requests inside one window
+        time.sleep(6)
+    for n in range(10):
+        response = delegate(client, tenant_a)
+        assert response.status_code == 200, response.content
+        assert response["X-RateLimit-Limit"] == "10"
+        assert response["X-RateLimit-Remaining"] == str(9 - n)
+        assert int(response["X-RateLimit-Reset"]) > time.time()
+        assert "Retry-After" not in response
+    response = delegate(client, tenant_a)
+    assert_error(response, 429, "too_many_requests")
+    assert response["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert len(audit(type="sd")) == 10
+    assert [r.error for r in audit(type="fd")] == ["too_many_requests"]
+
+
+def test_limit_is_per_ip_and_per_user_and_per_tenant_setting(client, tenant_a):
+    """Another client IP has its own budget; the tenant's limit setting is honoured."""
+    tenant = tenant_a["tenant"]
+    tenant.delegation_rate_limit = 2
+    tenant.save()
+    assert delegate(client, tenant_a).status_code == 200
+    assert delegate(client, tenant_a).status_code == 200
+    assert delegate(client, tenant_a).status_code == 429
+    token = id_token_for(tenant, tenant_a["appA"], tenant_a["user"])
+    body = body_for(tenant_a["appA"], token, target=tenant_a["apiC"].client_id)
+    response = post_json(client, tenant, body, REMOTE_ADDR="10.1.2.3")
+    assert response.status_code == 200 and response["X-RateLimit-Remaining"] == "1"
+
+
+def test_failed_attempts_count_too(client, tenant_a):
+    """Failed attempts of a known client from one IP count: after the limit of bad tokens
+    the answer is 429, not another invalid_grant."""
+    for _ in range(10):
+        assert_error(delegate(client, tenant_a, token="bad.token.x"), 400, "invalid_grant")
+    response = delegate(client, tenant_a, token="bad.token.x")
+    assert_error(response, 429, "too_many_requests")
+    assert "Retry-After" in response
+
+
+def test_cache_unavailable_is_503(client, tenant_a, settings, audit):
+    """With the shared cache unreachable (a Redis on a closed port) the endpoint answers 503
+    temporarily_unavailable with Retry-After and issues nothing."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    response = delegate(client, tenant_a)
+    assert_error(response, 503, "temporarily_unavailable")
+    assert int(response["Retry-After"]) > 0
+    assert not audit(type="sd")
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_forwarded_for_is_honoured_only_behind_trusted_proxies(
+    client, tenant_a, settings, proxies, audit
+):
+    """X-Forwarded-For is ignored unless TRUSTED_PROXY_COUNT says proxies append to it."""
+    settings.TRUSTED_PROXY_COUNT = proxies
+    token = id_token_for(tenant_a["tenant"], tenant_a["appA"], tenant_a["user"])
+    body = body_for(tenant_a["appA"], token, target=tenant_a["apiC"].client_id)
+    post_json(client, tenant_a["tenant"], body, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    (row,) = audit()
+    assert row.client_ip == ("203.0.113.9" if proxies else "127.0.0.1")
