@@ -1,10 +1,11 @@
 """Fixed-window rate limit for ``/delegation``, counted in the shared cache.
 
 The key is (tenant, client, user, client IP); the window is one minute and the limit
-``tenant.delegation_rate_limit`` (10 by default, as Auth0). Counting is atomic in the cache
-(``cache.add`` creates the counter, ``cache.incr`` bumps it), so the limit holds across worker
-processes when the cache is Redis. Failed attempts of a known client count too: before the
-user is known they count in the client's anonymous bucket for that IP.
+``tenant.delegation_rate_limit`` (10 by default, as Auth0). Counting is atomic in the cache, so
+the limit holds across worker processes when the cache is Redis (there INCR and EXPIRE NX go in
+one pipelined round trip; other caches use ``cache.add`` then ``cache.incr``). Failed attempts
+of a known client count too: before the user is known they count in the client's anonymous
+bucket for that IP.
 
 If the cache cannot be reached the endpoint answers 503 rather than run unlimited.
 """
@@ -14,7 +15,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from delegation.errors import DelegationError
 
@@ -57,24 +59,46 @@ def _key(*, tenant_id: int, client_id: str, user_id: str, ip: str, window: int) 
     return f"deleg-rl:{window}:{hashlib.sha256(raw).hexdigest()}"
 
 
+def _count_redis(key: str) -> int | None:
+    """One round trip on Redis: INCR and set the expiry only when the counter is new.
+
+    Returns None when the cache is not Redis (the portable path below is used instead).
+    """
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    full_key = backend.make_and_validate_key(key)
+    pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=True)
+    pipe.incr(full_key)
+    pipe.expire(full_key, WINDOW_SECONDS + 5, nx=True)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+def _count_portable(key: str) -> int:
+    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+    try:
+        return int(cache.incr(key))
+    except ValueError:
+        # The counter expired between add and incr: start it again.
+        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+        return int(cache.incr(key))
+
+
 def hit(*, tenant, client_id: str, user_id: str, ip: str) -> RateLimitState:
     """Count one attempt and return the window's state (raises 503 if the cache is down)."""
     now = int(time.time())
     window = now // WINDOW_SECONDS
     key = _key(tenant_id=tenant.pk, client_id=client_id, user_id=user_id, ip=ip, window=window)
     try:
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            # The counter expired between add and incr: start it again.
-            cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-            count = cache.incr(key)
+        count = _count_redis(key)
+        if count is None:
+            count = _count_portable(key)
     except Exception as exc:  # any cache backend error: connection refused, timeout, ...
         logger.error("delegation rate limiter: cache unavailable (%s)", type(exc).__name__)
         raise DelegationError("temporarily_unavailable", reason="cache unavailable") from None
     return RateLimitState(
         limit=tenant.delegation_rate_limit,
-        count=int(count),
+        count=count,
         reset=(window + 1) * WINDOW_SECONDS,
     )

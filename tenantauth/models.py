@@ -5,6 +5,8 @@ must use again (client secrets, private keys) are stored only as ciphertext (see
 rows expose them through explicit methods, never through a field a form could render.
 """
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -320,3 +322,49 @@ class RefreshToken(models.Model):
 
     def __str__(self):
         return f"refresh token {self.token_hash[:12]}…"
+
+
+class AuthorizationCode(models.Model):
+    """A one-time authorization code of the code flow, stored only as its SHA-256.
+
+    A code lives about a minute and is spent by the first exchange (``used_at``). Presenting it
+    again revokes the refresh-token family it produced (RFC 6749 section 4.1.2).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="authorization_codes")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="authorization_codes"
+    )
+    user = models.ForeignKey(
+        TenantUser, on_delete=models.CASCADE, related_name="authorization_codes"
+    )
+    code_hash = models.CharField(
+        max_length=64,
+        editable=False,
+        help_text="SHA-256 of the code; the code itself is never kept.",
+    )
+    redirect_uri = models.CharField(max_length=2048)
+    scope = models.CharField(max_length=1024, blank=True)
+    nonce = models.CharField(max_length=512, blank=True)
+    code_challenge = models.CharField(
+        max_length=128, blank=True, help_text="PKCE S256 challenge; required for public apps."
+    )
+    auth_time = models.DateTimeField(help_text="When the user entered their password.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    refresh_token_family = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Family of the refresh tokens issued from this code; revoked if it is replayed.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "code_hash"], name="authorizationcode_tenant_hash_uniq"
+            )
+        ]
+
+    def __str__(self):
+        return f"authorization code {self.code_hash[:12]}…"

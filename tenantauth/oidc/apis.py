@@ -1,0 +1,261 @@
+"""JSON endpoints of the Auth0 Authentication API under /t/<slug>/: token, sign-up, userinfo,
+discovery and JWKS.
+
+Plain Django views rather than DRF views: the token endpoint must see the raw body to cap its
+size and refuse duplicated parameters before anything parses it.
+"""
+
+import hmac
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from tenantauth import selectors as core_selectors
+from tenantauth.http import client_ip
+from tenantauth.models import (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_PASSWORD,
+    GRANT_PASSWORD_REALM,
+    GRANT_REFRESH_TOKEN,
+    Application,
+    Tenant,
+)
+from tenantauth.oidc import selectors, services, tokens
+from tenantauth.oidc.errors import OAuthError, no_store, oauth_endpoint
+from tenantauth.oidc.parsing import basic_credentials, parse_body, require
+
+SUPPORTED_GRANTS = (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_PASSWORD,
+    GRANT_PASSWORD_REALM,
+)
+# Applications that may sign users in; an API (resource server) is never a client here.
+CLIENT_TYPES = (
+    Application.AppType.REGULAR_WEB,
+    Application.AppType.SPA,
+    Application.AppType.NATIVE,
+    Application.AppType.M2M,
+)
+
+
+def tenant_or_404(tenant_slug: str) -> Tenant:
+    tenant = core_selectors.tenant_get(slug=tenant_slug)
+    if tenant is None:
+        raise OAuthError("not_found", "Unknown tenant.")
+    return tenant
+
+
+def client_for_sign_in(*, tenant: Tenant, client_id: str) -> Application | None:
+    """An active, signing-in application of this tenant; anything else is simply unknown."""
+    app = core_selectors.application_get(tenant=tenant, client_id=client_id)
+    if app is None or not app.is_active or app.app_type not in CLIENT_TYPES:
+        return None
+    return app
+
+
+def _require_method(request, *methods: str) -> None:
+    if request.method not in methods:
+        raise OAuthError(
+            "method_not_allowed",
+            f"Use {' or '.join(methods)}.",
+            headers={"Allow": ", ".join(methods)},
+        )
+
+
+def authenticate_client(request, *, tenant: Tenant, params: dict) -> Application:
+    """client_secret_basic, client_secret_post, or none (public apps, which must use PKCE)."""
+    basic = basic_credentials(request)
+    if basic is not None:
+        if "client_secret" in params:
+            raise OAuthError("invalid_request", "Use only one client authentication method.")
+        if params.get("client_id") not in (None, basic[0]):
+            raise OAuthError("invalid_request", "client_id does not match the Basic credentials.")
+        client_id, secret = basic
+    else:
+        client_id, secret = require(params, "client_id"), params.get("client_secret", "")
+    failed = OAuthError(
+        "invalid_client",
+        "Client authentication failed.",
+        headers={"WWW-Authenticate": 'Basic realm="oauth"'} if basic is not None else None,
+    )
+    app = client_for_sign_in(tenant=tenant, client_id=client_id)
+    if app is None:
+        raise failed
+    if secret:
+        if not hmac.compare_digest(secret.encode(), app.client_secret().encode()):
+            raise failed
+    elif not app.is_public:
+        raise failed
+    return app
+
+
+def _json(data: dict, status: int = 200) -> JsonResponse:
+    return no_store(JsonResponse(data, status=status))
+
+
+@csrf_exempt
+@oauth_endpoint
+def token(request, tenant_slug: str):
+    tenant = tenant_or_404(tenant_slug)
+    _require_method(request, "POST")
+    params = parse_body(request)
+    grant_type = require(params, "grant_type")
+    application = authenticate_client(request, tenant=tenant, params=params)
+    if grant_type not in SUPPORTED_GRANTS:
+        raise OAuthError("unsupported_grant_type", "Unsupported grant type.")
+    if not application.has_grant(grant_type):
+        raise OAuthError(
+            "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
+        )
+    if grant_type in (GRANT_PASSWORD, GRANT_PASSWORD_REALM):
+        if grant_type == GRANT_PASSWORD_REALM:
+            connection = selectors.connection_get(tenant=tenant, name=require(params, "realm"))
+            if connection is None:
+                raise OAuthError("invalid_request", "Unknown realm.")
+        else:
+            connection = selectors.connection_get(tenant=tenant)
+            if connection is None:
+                raise OAuthError("invalid_request", "The tenant has no default connection.")
+        response = services.password_grant(
+            tenant=tenant,
+            application=application,
+            connection=connection,
+            username=require(params, "username"),
+            password=require(params, "password"),
+            scopes=services.scopes_parse(params.get("scope")),
+            ip=client_ip(request),
+        )
+    elif grant_type == GRANT_AUTHORIZATION_CODE:
+        response = services.authorization_code_exchange(
+            tenant=tenant,
+            application=application,
+            code=require(params, "code"),
+            redirect_uri=require(params, "redirect_uri"),
+            code_verifier=params.get("code_verifier", ""),
+        )
+    else:
+        response = services.refresh_token_exchange(
+            tenant=tenant,
+            application=application,
+            token=require(params, "refresh_token"),
+            scope=params.get("scope") or None,
+        )
+    return _json(response)
+
+
+@csrf_exempt
+@oauth_endpoint(signup=True)
+def signup(request, tenant_slug: str):
+    tenant = tenant_or_404(tenant_slug)
+    _require_method(request, "POST")
+    params = parse_body(request, allow_objects=("user_metadata",))
+    if client_for_sign_in(tenant=tenant, client_id=require(params, "client_id")) is None:
+        raise OAuthError("invalid_client", "Unknown client.")
+    email = require(params, "email")
+    password = require(params, "password")
+    connection = selectors.connection_get(tenant=tenant, name=require(params, "connection"))
+    if connection is None:
+        raise OAuthError("invalid_connection", "Connection not found.")
+    user = services.tenant_user_signup(
+        tenant=tenant,
+        connection=connection,
+        email=email,
+        password=password,
+        user_metadata=params.get("user_metadata"),
+    )
+    body = {
+        "_id": user.user_id.split("|", 1)[-1],
+        "email": user.email,
+        "email_verified": user.email_verified,
+    }
+    if user.user_metadata:
+        body["user_metadata"] = user.user_metadata
+    return _json(body)
+
+
+@csrf_exempt
+@oauth_endpoint
+def userinfo(request, tenant_slug: str):
+    tenant = tenant_or_404(tenant_slug)
+    _require_method(request, "GET", "POST")
+    invalid = OAuthError(
+        "invalid_token",
+        "The access token is missing, invalid or expired.",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer":
+        raise OAuthError(
+            "invalid_token",
+            "A Bearer access token is required.",
+            headers={"WWW-Authenticate": 'Bearer realm="userinfo"'},
+        )
+    try:
+        claims = tokens.verify_access_token(tenant=tenant, token=value.strip())
+    except tokens.InvalidAccessToken as exc:
+        raise invalid from exc
+    user = core_selectors.tenant_user_get(tenant=tenant, user_id=claims["sub"])
+    if user is None or user.blocked:
+        raise invalid
+    scopes = set(str(claims.get("scope", "")).split())
+    return _json({"sub": user.user_id, **tokens.user_claims(user=user, scopes=scopes)})
+
+
+def _public_json(data: dict) -> JsonResponse:
+    response = JsonResponse(data)
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@oauth_endpoint
+def openid_configuration(request, tenant_slug: str):
+    tenant = tenant_or_404(tenant_slug)
+    _require_method(request, "GET", "HEAD")
+    issuer = tenant.issuer
+    return _public_json(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": issuer + "authorize",
+            "token_endpoint": issuer + "oauth/token",
+            "userinfo_endpoint": tokens.userinfo_url(tenant),
+            "jwks_uri": issuer + ".well-known/jwks.json",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": list(SUPPORTED_GRANTS),
+            "code_challenge_methods_supported": ["S256"],
+            "id_token_signing_alg_values_supported": ["HS256", "RS256"],
+            "subject_types_supported": ["public"],
+            "scopes_supported": list(services.SUPPORTED_SCOPES),
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            "claims_supported": [
+                "aud",
+                "auth_time",
+                "email",
+                "email_verified",
+                "exp",
+                "iat",
+                "iss",
+                "name",
+                "nickname",
+                "nonce",
+                "picture",
+                "sub",
+                "updated_at",
+            ],
+            "request_uri_parameter_supported": False,
+        }
+    )
+
+
+@oauth_endpoint
+def jwks(request, tenant_slug: str):
+    tenant = tenant_or_404(tenant_slug)
+    _require_method(request, "GET", "HEAD")
+    keys = [key.public_jwk for key in core_selectors.verification_keys(tenant=tenant)]
+    return _public_json({"keys": keys})
