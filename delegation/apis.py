@@ -77,13 +77,21 @@ class DelegationApi(APIView):
     client_known = False
 
     # --- step 1 ------------------------------------------------------------------------
+    # The tenant is looked up together with the source and target applications (one query on
+    # the success path). Any refusal raised before that lookup (method, shape) first resolves
+    # the tenant in ``handle_exception``, so an unknown or disabled tenant still answers 404
+    # before anything else, as step 1 demands.
+    tenant_checked = False
+
     def initial(self, request, *args, **kwargs):
         self.context = services.AttemptContext(
             client_ip=_client_ip(request._request),
             user_agent=services.clean_user_agent(request.META.get("HTTP_USER_AGENT", "")),
         )
         super().initial(request, *args, **kwargs)
-        tenant = tenant_selectors.tenant_get(slug=kwargs["tenant_slug"])
+
+    def _tenant_gate(self, tenant) -> None:
+        self.tenant_checked = True
         if tenant is None:
             raise DelegationError("not_found", reason="unknown tenant")
         if not tenant.delegation_enabled:
@@ -92,7 +100,6 @@ class DelegationApi(APIView):
 
     # --- steps 2-7 -----------------------------------------------------------------------
     def post(self, request, tenant_slug: str):
-        tenant = self.tenant
         context = self.context
 
         # 2. request shape
@@ -112,10 +119,14 @@ class DelegationApi(APIView):
                 "invalid_request", description="Invalid parameter: api_type.", reason="api_type"
             )
 
-        # 3. the source application
-        apps = selectors.applications_by_client_id(
-            tenant=tenant, client_ids=[params.client_id, params.target]
+        # 1. (resolved here, see above) and 3. the source application
+        found, apps = selectors.delegation_parties_get(
+            tenant_slug=tenant_slug, client_ids=[params.client_id, params.target]
         )
+        self._tenant_gate(found)
+        tenant = self.tenant
+
+        # 3. the source application
         source = apps.get(params.client_id)
         if source is None:
             raise DelegationError("invalid_client", reason="unknown client")
@@ -195,6 +206,11 @@ class DelegationApi(APIView):
 
     # --- answers ----------------------------------------------------------------------------
     def handle_exception(self, exc):
+        if not self.tenant_checked and not isinstance(exc, (OperationalError, InterfaceError)):
+            try:
+                self._tenant_gate(tenant_selectors.tenant_get(slug=self.kwargs["tenant_slug"]))
+            except (DelegationError, OperationalError, InterfaceError) as gate:
+                exc = gate
         error = as_delegation_error(exc)
         database_down = isinstance(exc, (OperationalError, InterfaceError))
         if database_down:

@@ -155,15 +155,22 @@ def test_d30_short_stored_secret_is_500_and_nothing_issued(client, tenant_a, sid
     assert audit() == []
 
 
-def test_d30_tenant_lookup_database_error_is_503(client, tenant_a, monkeypatch):
-    """The very first query (the tenant) failing is 503 temporarily_unavailable too."""
+@pytest.mark.parametrize("lookup", ["parties", "tenant_alone"])
+def test_d30_tenant_lookup_database_error_is_503(client, tenant_a, monkeypatch, lookup):
+    """The very first query failing is 503 temporarily_unavailable too: the joined lookup of
+    tenant and applications (success path) or the tenant alone (refusal path)."""
+    from delegation import selectors as delegation_selectors
     from tenantauth import selectors
 
     def unavailable(**kwargs):
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(selectors, "tenant_get", unavailable)
-    response = delegate(client, tenant_a)
+    if lookup == "parties":
+        monkeypatch.setattr(delegation_selectors, "delegation_parties_get", unavailable)
+        response = delegate(client, tenant_a)
+    else:
+        monkeypatch.setattr(selectors, "tenant_get", unavailable)
+        response = delegate(client, tenant_a, client_id="unknown-client", target="unknown")
     assert_error(response, 503, "temporarily_unavailable")
     assert response["Retry-After"]
 
