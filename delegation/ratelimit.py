@@ -59,6 +59,19 @@ def _key(*, tenant_id: int, client_id: str, user_id: str, ip: str, window: int) 
     return f"deleg-rl:{window}:{hashlib.sha256(raw).hexdigest()}"
 
 
+_clients: dict[int, object] = {}
+
+
+def _redis_client(backend: RedisCache, full_key: str):
+    """A Redis client per connection pool, kept: Django builds a new one on every call, which
+    costs more than the round trip itself. The pool (and its sockets) stays Django's."""
+    pool = backend._cache._get_connection_pool(write=True)
+    client = _clients.get(id(pool))
+    if client is None or client.connection_pool is not pool:
+        client = _clients[id(pool)] = backend._cache._client(connection_pool=pool)
+    return client
+
+
 def _count_redis(key: str) -> int | None:
     """One round trip on Redis: INCR and set the expiry only when the counter is new.
 
@@ -68,7 +81,7 @@ def _count_redis(key: str) -> int | None:
     if not isinstance(backend, RedisCache):
         return None
     full_key = backend.make_and_validate_key(key)
-    pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=True)
+    pipe = _redis_client(backend, full_key).pipeline(transaction=True)
     pipe.incr(full_key)
     pipe.expire(full_key, WINDOW_SECONDS + 5, nx=True)
     count, _ = pipe.execute()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import jwt
 from django.conf import settings
 
+from delegation import selectors
 from delegation.errors import JWT_EXPIRED, DelegationError
 from tenantauth import selectors as tenant_selectors
 from tenantauth import signing
@@ -147,7 +148,7 @@ def id_token_verify(*, tenant: Tenant, source: Application, token: str) -> Verif
 
 def live_user_get(*, tenant: Tenant, user_id: str) -> TenantUser:
     """The user named by a verified token: of this tenant, existing and not blocked."""
-    user = tenant_selectors.tenant_user_get(tenant=tenant, user_id=user_id)
+    user = selectors.delegation_user_get(tenant=tenant, user_id=user_id)
     if user is None:
         raise _refuse("unknown user")
     if user.blocked:
