@@ -288,7 +288,15 @@ class DelegationApi(APIView):
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
         response["Allow"] = "POST"
-        if self.rate_state is not None:
-            for name, value in self.rate_state.headers().items():
-                response[name] = value
+        state = self.rate_state
+        if state is None:
+            context = self.context or services.AttemptContext()
+            state = ratelimit.peek(
+                tenant=self.tenant,
+                client_id=context.source_client_id if self.client_known else "",
+                user_id=context.user_id,
+                ip=context.client_ip or "-",
+            )
+        for name, value in state.headers().items():
+            response[name] = value
         return response

@@ -23,6 +23,7 @@ from delegation.errors import DelegationError
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
+DEFAULT_LIMIT = 10  # Auth0's, and the Tenant field's default
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,23 @@ def hit(*, tenant, client_id: str, user_id: str, ip: str) -> RateLimitState:
         count=count,
         reset=(window + 1) * WINDOW_SECONDS,
     )
+
+
+def peek(*, tenant, client_id: str = "", user_id: str = "", ip: str = "-") -> RateLimitState:
+    """The window's state without counting: for answers given before the limiter ran.
+
+    Every response carries the X-RateLimit headers (SPEC 4); a request refused before the
+    limiter ran reports the bucket it would have counted in, or a fresh window when even the
+    client is unknown. A cache failure here only loses the count, never the answer.
+    """
+    now = int(time.time())
+    window = now // WINDOW_SECONDS
+    limit = tenant.delegation_rate_limit if tenant is not None else DEFAULT_LIMIT
+    count = 0
+    if tenant is not None and client_id:
+        key = _key(tenant_id=tenant.pk, client_id=client_id, user_id=user_id, ip=ip, window=window)
+        try:
+            count = int(cache.get(key) or 0)
+        except Exception:  # the answer stands without the count
+            count = 0
+    return RateLimitState(limit=limit, count=min(count, limit), reset=(window + 1) * WINDOW_SECONDS)

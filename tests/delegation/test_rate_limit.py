@@ -78,3 +78,30 @@ def test_forwarded_for_is_honoured_only_behind_trusted_proxies(
     post_json(client, tenant_a["tenant"], body, HTTP_X_FORWARDED_FOR="203.0.113.9")
     (row,) = audit()
     assert row.client_ip == ("203.0.113.9" if proxies else "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unknown_tenant", "wrong_method", "bad_content_type", "malformed", "unknown_client"],
+)
+def test_every_answer_carries_the_rate_limit_headers(client, tenant_a, case):
+    """SPEC 4: every response has X-RateLimit-Limit/Remaining/Reset, also refusals given
+    before the limiter ran (they report a window in which nothing was counted)."""
+    url = f"/t/{tenant_a['tenant'].slug}/delegation"
+    if case == "unknown_tenant":
+        response = client.post(
+            "/t/no-such-tenant/delegation", "{}", content_type="application/json"
+        )
+    elif case == "wrong_method":
+        response = client.get(url)
+    elif case == "bad_content_type":
+        response = client.post(url, "client_id=x", content_type="text/plain")
+    elif case == "malformed":
+        response = client.post(url, "{", content_type="application/json")
+    else:
+        response = delegate(client, tenant_a, client_id="no-such-client")
+    assert response.status_code in (400, 401, 404, 405, 415)
+    assert response["X-RateLimit-Limit"] == "10"
+    assert response["X-RateLimit-Remaining"] == "10"
+    assert int(response["X-RateLimit-Reset"]) > time.time()
+    assert "Retry-After" not in response
