@@ -359,7 +359,10 @@ def _eventually_ok(server, seconds=20) -> requests.Response:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not _can_run_postgres(), reason="needs root, runuser and PostgreSQL 15")
+@pytest.mark.skipif(
+    not _can_run_postgres() and not os.environ.get("REQUIRE_POSTGRES"),
+    reason="needs root, runuser and PostgreSQL 15 (CI sets REQUIRE_POSTGRES: it fails there)",
+)
 def test_d30_postgres_stopped_then_started(tmp_path):
     """A server whose PostgreSQL is stopped answers 503 temporarily_unavailable with
     Retry-After (the tenant lookup itself fails), and 200 again once PostgreSQL is back, with
@@ -409,4 +412,54 @@ def test_d30_sqlite_locked_then_released(tmp_path):
         assert rows[0] == ("sd", "") and rows[-1] == ("sd", "")
         assert ("sd", "") not in rows[1:-1]
     finally:
+        server.close()
+
+
+def _chattr(flag: str, *paths: Path) -> None:
+    subprocess.run(["chattr", flag, *map(str, paths)], check=True, capture_output=True)
+
+
+def _can_make_immutable(tmp_path: Path) -> bool:
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    try:
+        _chattr("+i", probe)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    _chattr("-i", probe)
+    return True
+
+
+@pytest.mark.e2e
+def test_d30_sqlite_unwritable_then_writable(tmp_path):
+    """A server whose SQLite files cannot be written (immutable, which binds root too) answers
+    503 temporarily_unavailable with Retry-After, issues nothing, and 200 once writable."""
+    if not _can_make_immutable(tmp_path):
+        if os.environ.get("CI"):
+            pytest.fail("chattr +i is needed for this case and CI runs as root on ext4")
+        pytest.skip("needs root and a file system with the immutable flag (chattr)")
+    folder = tmp_path / "db"
+    folder.mkdir()
+    database = folder / "fault.sqlite3"
+    server = FaultServer(f"sqlite:///{database}", tmp_path)
+    # The folder too: SQLite creates its -wal and -shm files next to the database.
+    locked = [database, folder]
+    try:
+        assert server.delegate().status_code == 200
+        for path in locked:
+            _chattr("+i", path)
+        try:
+            _assert_unavailable(server.delegate())
+        finally:
+            for path in reversed(locked):
+                _chattr("-i", path)
+        again = _eventually_ok(server)
+        assert again.status_code == 200, again.text[:300]
+        check = sqlite3.connect(database)
+        rows = check.execute("SELECT type FROM delegation_auditevent ORDER BY id").fetchall()
+        check.close()
+        assert rows == [("sd",), ("sd",)]  # nothing was recorded for the refused attempt
+    finally:
+        for path in locked:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
         server.close()
