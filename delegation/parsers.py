@@ -1,33 +1,24 @@
-"""Hardened body parsing and request-shape validation for ``POST /delegation``.
+"""Body parsing and request-shape validation for ``POST /delegation``.
 
-DRF's stock parsers let Django's 2.5 MB ``RequestDataTooBig`` surface as an HTML 400, answer a
-deeply nested JSON document with a 500 (``RecursionError``), accept ``NaN`` and let the last of
-two duplicated keys win. These parsers:
-
-* refuse bodies over ``settings.DELEGATION_MAX_BODY_BYTES`` (413) from ``CONTENT_LENGTH`` and
-  read at most cap + 1 bytes, so Django's own limit is never reached;
-* decode strict UTF-8 and refuse duplicate keys (JSON ``object_pairs_hook``; forms);
-* pre-scan JSON nesting depth before ``json.loads`` and also catch ``RecursionError``;
-* refuse ``NaN`` / ``Infinity`` and floats that overflow.
+The body hardening itself (charset, size cap, strict UTF-8, duplicate keys, JSON depth,
+``NaN``) lives in ``tenantauth.bodies``, shared with the sign-in endpoints; this module fixes
+the delegation endpoint's limits, turns ``BodyError`` into ``DelegationError`` and exposes the
+DRF parsers.
 
 ``validate_params`` then checks types and sizes of every parameter (step 2 of SPEC section 4)
 and returns a ``DelegationParams``.
 """
 
-import json
-import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
 
-from django.conf import settings
-from django.http.multipartparser import parse_header_parameters
 from rest_framework.parsers import BaseParser
 
 from delegation.errors import DelegationError
+from tenantauth import bodies
+from tenantauth.bodies import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE
 
-JSON_MEDIA_TYPE = "application/json"
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # A delegation request is a flat object; a little room keeps error answers about types.
@@ -48,116 +39,53 @@ KNOWN_PARAMS: dict[str, int] = {
     "api_type": 32,
 }
 
-_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET_RE = re.compile(rb"[\[\]{}]")
 _EXTRA_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+
+# BodyError kind -> problem in ``delegation.errors.PROBLEMS`` (415, 413, 400 invalid_request).
+_PROBLEM_OF_BODY_ERROR = {
+    "unsupported_media_type": "unsupported_media_type",
+    "too_large": "body_too_large",
+    "malformed": "invalid_request",
+}
 
 
 def _bad(description: str = "Malformed request.", reason: str = "malformed body"):
     return DelegationError("invalid_request", description=description, reason=reason)
 
 
+@contextmanager
+def _as_delegation_errors():
+    try:
+        yield
+    except bodies.BodyError as exc:
+        problem = _PROBLEM_OF_BODY_ERROR[exc.kind]
+        # 415 and 413 keep the texts of the endpoint's own table; a 400 says which (fixed)
+        # check failed.
+        description = exc.description if problem == "invalid_request" else None
+        raise DelegationError(problem, description=description, reason=exc.reason) from None
+
+
 def media_type_of(request) -> str:
-    """The bare media type of the request (lower case), '' when absent."""
-    raw = request.META.get("CONTENT_TYPE", "")
-    media_type, params = parse_header_parameters(raw)
-    charset = (params.get("charset") or "utf-8").lower()
-    if charset not in {"utf-8", "utf8"}:
-        raise DelegationError("unsupported_media_type", reason="unsupported charset")
-    return media_type.lower().strip()
+    """The bare media type of the request (lower case), '' when absent; a non-UTF-8 charset
+    is 415."""
+    with _as_delegation_errors():
+        return bodies.media_type_of(request)
 
 
 def check_content_length(request) -> int:
     """Refuse (before reading anything) bodies that are absent, malformed or over the cap."""
-    raw = request.META.get("CONTENT_LENGTH") or "0"
-    try:
-        length = int(raw)
-    except ValueError:
-        raise _bad(reason="bad content-length") from None
-    if length < 0:
-        raise _bad(reason="bad content-length")
-    if length > settings.DELEGATION_MAX_BODY_BYTES:
-        raise DelegationError("body_too_large", reason="body over cap")
-    if length == 0:
-        raise _bad("The request body is empty.", reason="empty body")
-    return length
-
-
-def _read_capped(stream) -> bytes:
-    cap = settings.DELEGATION_MAX_BODY_BYTES
-    data = stream.read(cap + 1)
-    if len(data) > cap:
-        raise DelegationError("body_too_large", reason="body over cap")
-    return data
-
-
-def json_depth(raw: bytes) -> int:
-    """Maximum nesting depth of a JSON text, ignoring brackets inside strings."""
-    depth = deepest = 0
-    for match in _BRACKET_RE.finditer(_STRING_RE.sub(b'""', raw)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
-
-
-def _no_duplicates(pairs):
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise _bad("Duplicate parameter.", reason="duplicate parameter")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(_name):
-    raise _bad(reason="non-finite number")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):
-        raise _bad(reason="non-finite number")
-    return value
+    with _as_delegation_errors():
+        return bodies.check_content_length(request)
 
 
 def parse_json_bytes(raw: bytes) -> dict:
-    if json_depth(raw) > MAX_JSON_DEPTH:
-        raise _bad(reason="nesting too deep")
-    try:
-        text = raw.decode("utf-8")
-        data = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-        )
-    except DelegationError:
-        raise
-    except (ValueError, RecursionError):
-        # JSONDecodeError and UnicodeDecodeError are ValueErrors.
-        raise _bad() from None
-    if not isinstance(data, dict):
-        raise _bad("The body must be a JSON object.", reason="not an object")
-    return data
+    with _as_delegation_errors():
+        return bodies.parse_json(raw, max_depth=MAX_JSON_DEPTH)
 
 
 def parse_form_bytes(raw: bytes) -> dict:
-    try:
-        text = raw.decode("utf-8")
-        pairs = parse_qsl(
-            text,
-            keep_blank_values=True,
-            strict_parsing=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except ValueError:
-        raise _bad() from None
-    return _no_duplicates(pairs)
+    with _as_delegation_errors():
+        return bodies.parse_form(raw, max_fields=MAX_FORM_FIELDS)
 
 
 class _CappedParser(BaseParser):
@@ -167,7 +95,9 @@ class _CappedParser(BaseParser):
             check_content_length(request)
         if stream is None:
             raise _bad("The request body is empty.", reason="empty body")
-        return self.parse_bytes(_read_capped(stream))
+        with _as_delegation_errors():
+            raw = bodies.read_capped(stream)
+        return self.parse_bytes(raw)
 
 
 class StrictJSONParser(_CappedParser):

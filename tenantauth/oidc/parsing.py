@@ -1,51 +1,64 @@
 """Reading the parameters of a token or sign-up request, strictly.
 
-JSON objects and ``application/x-www-form-urlencoded`` bodies are accepted; a parameter given
-twice (in the body, or in the body and the Basic header) is refused rather than guessed at, and
-the body is capped at ``settings.DELEGATION_MAX_BODY_BYTES``.
+JSON objects and ``application/x-www-form-urlencoded`` bodies are accepted, read and parsed by
+the shared ``tenantauth.bodies`` hardening (UTF-8 only, capped at
+``settings.DELEGATION_MAX_BODY_BYTES``, duplicate keys, ``NaN`` and over-deep JSON refused);
+``BodyError`` becomes ``OAuthError`` with the statuses the delegation endpoint answers (415,
+413, 400 ``invalid_request``). A parameter given twice (in the body, or in the body and the
+Basic header) is refused rather than guessed at.
 """
 
 import base64
 import binascii
-import json
-from urllib.parse import parse_qsl, unquote
+from contextlib import contextmanager
+from urllib.parse import unquote
 
-from django.conf import settings
-
+from tenantauth import bodies
 from tenantauth.oidc.errors import OAuthError
 
-FORM = "application/x-www-form-urlencoded"
-JSON = "application/json"
+FORM = bodies.FORM_MEDIA_TYPE
+JSON = bodies.JSON_MEDIA_TYPE
 MAX_PARAM_CHARS = 8192
+# Token requests are flat; sign-up's user_metadata is one object more. The room above that
+# admits a reasonably nested metadata object while bounding what the decoder recurses into.
+MAX_JSON_DEPTH = 8
+MAX_FORM_FIELDS = 64
+
+# BodyError kind -> HTTP status of the ``invalid_request`` answer.
+_STATUS_OF_BODY_ERROR = {"unsupported_media_type": 415, "too_large": 413, "malformed": 400}
 
 
-def _duplicate_checking_object(pairs):
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise OAuthError("invalid_request", f"Parameter '{key[:64]}' is duplicated.")
-        result[key] = value
-    return result
+@contextmanager
+def _as_oauth_errors(description: str | None = None):
+    """Answer a ``BodyError`` as ``invalid_request`` with its status and (fixed) description,
+    or with ``description`` when the caller has a more precise one."""
+    try:
+        yield
+    except bodies.BodyError as exc:
+        raise OAuthError(
+            "invalid_request",
+            description or exc.description,
+            status=_STATUS_OF_BODY_ERROR[exc.kind],
+        ) from None
 
 
 def read_body(request) -> bytes:
-    limit = settings.DELEGATION_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError as exc:
-        raise OAuthError("invalid_request", "Invalid Content-Length.") from exc
-    too_large = OAuthError("invalid_request", "The request body is too large.", status=413)
-    if declared > limit:
-        raise too_large
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        raise too_large
-    return body
+    """The raw body, at most ``settings.DELEGATION_MAX_BODY_BYTES`` (413 above); may be empty,
+    so a body-less request is answered with the missing parameter."""
+    with _as_oauth_errors():
+        return bodies.read_body(request, allow_empty=True)
+
+
+def _json_object_param(name: str, value: str) -> dict:
+    # A form can carry an object only as JSON text; it gets the same strict parsing as a body.
+    with _as_oauth_errors(f"Parameter '{name}' must be a JSON object."):
+        return bodies.parse_json(value.encode("utf-8"), max_depth=MAX_JSON_DEPTH)
 
 
 def parse_body(request, *, allow_objects: tuple[str, ...] = ()) -> dict:
     """The body parameters as ``{name: str}`` (or a dict for names in ``allow_objects``)."""
-    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    with _as_oauth_errors():
+        content_type = bodies.media_type_of(request)
     if content_type not in (FORM, JSON):
         raise OAuthError(
             "invalid_request",
@@ -54,27 +67,14 @@ def parse_body(request, *, allow_objects: tuple[str, ...] = ()) -> dict:
         )
     body = read_body(request)
     if content_type == JSON:
-        try:
-            data = json.loads(body.decode("utf-8"), object_pairs_hook=_duplicate_checking_object)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise OAuthError("invalid_request", "The body is not valid JSON.") from exc
-        if not isinstance(data, dict):
-            raise OAuthError("invalid_request", "The body must be a JSON object.")
+        with _as_oauth_errors():
+            data = bodies.parse_json(body, max_depth=MAX_JSON_DEPTH)
     else:
-        try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise OAuthError("invalid_request", "The body is not a valid form.") from exc
-        data = _duplicate_checking_object(pairs)
-        if allow_objects:
-            for name in allow_objects:
-                if name in data:
-                    try:
-                        data[name] = json.loads(data[name])
-                    except ValueError as exc:
-                        raise OAuthError(
-                            "invalid_request", f"Parameter '{name}' must be a JSON object."
-                        ) from exc
+        with _as_oauth_errors():
+            data = bodies.parse_form(body, max_fields=MAX_FORM_FIELDS)
+        for name in allow_objects:
+            if name in data:
+                data[name] = _json_object_param(name, data[name])
     for key, value in data.items():
         if key in allow_objects:
             if not isinstance(value, dict):

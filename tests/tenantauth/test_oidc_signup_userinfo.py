@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.hashers import check_password
@@ -96,6 +97,60 @@ def test_signup_bad_requests(client, tenant_a, tenant_b):
     assert _signup(client, tenant_a, user_metadata={"a": 1}).status_code == 400
     assert _signup(client, tenant_a, password=None).json()["code"] == "invalid_request"
     assert TenantUser.objects.count() == 2
+
+
+def _nested(levels: int) -> dict:
+    value: dict = {"leaf": "x"}
+    for _ in range(levels - 1):
+        value = {"n": value}
+    return value
+
+
+def test_signup_metadata_depth(client, tenant_a):
+    """A user_metadata object nested within the body's 8-level limit reaches sign-up's own
+    checks (which want string values); one nested deeper is refused as too deep. Nobody is
+    created either way."""
+    users = TenantUser.objects.count()
+    within = _signup(client, tenant_a, user_metadata=_nested(7)).json()
+    assert within["code"] == "invalid_request"
+    assert within["description"].startswith("user_metadata values must be strings")
+    too_deep = _signup(client, tenant_a, user_metadata=_nested(8)).json()
+    assert too_deep["code"] == "invalid_request"
+    assert too_deep["description"] == "The body is nested too deeply."
+    assert TenantUser.objects.count() == users
+
+
+def _signup_form(client, setup, user_metadata: str):
+    data = {
+        "client_id": setup["appA"].client_id,
+        "email": "form.person@example.com",
+        "password": STRONG,
+        "connection": "Username-Password-Authentication",
+        "user_metadata": user_metadata,
+    }
+    return client.post(
+        f"/t/{setup['tenant'].slug}/dbconnections/signup",
+        urlencode(data),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def test_signup_form_metadata_is_strict_json(client, tenant_a):
+    """user_metadata sent in a form is JSON parsed as strictly as a JSON body: an object is
+    stored; NaN, a duplicated key, a non-object or over-deep nesting is 400 invalid_request."""
+    users = TenantUser.objects.count()
+    for bad in ('{"a": NaN}', '{"a": "1", "a": "2"}', '["a"]', json.dumps(_nested(9))):
+        response = _signup_form(client, tenant_a, bad)
+        assert response.status_code == 400, bad
+        assert response.json() == {
+            "code": "invalid_request",
+            "description": "Parameter 'user_metadata' must be a JSON object.",
+            "statusCode": 400,
+        }
+    assert TenantUser.objects.count() == users
+    ok = _signup_form(client, tenant_a, '{"team": "blue"}')
+    assert ok.status_code == 200, ok.content
+    assert ok.json()["user_metadata"] == {"team": "blue"}
 
 
 def test_userinfo_accepts_access_token_only(client, tenant_a, tenant_b):

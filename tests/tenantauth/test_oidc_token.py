@@ -4,6 +4,7 @@ authentication, request shape, login throttling and the OAuth error table."""
 import base64
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
@@ -418,6 +419,67 @@ def test_deeply_nested_json_is_a_client_error(client, tenant_a):
     body = "[" * 20000 + "]" * 20000
     response = client.post(token_url(tenant_a["tenant"]), body, content_type="application/json")
     _assert_error(response, 400, "invalid_request")
+
+
+def _password_grant_json(setup) -> dict:
+    app = setup["appA"]
+    return {
+        "grant_type": "password",
+        "client_id": app.client_id,
+        "client_secret": app.client_secret(),
+        "username": setup["user"].email,
+        "password": USER_PASSWORD,
+    }
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_number_in_json_is_refused(client, tenant_a, constant):
+    """A JSON body carrying NaN, Infinity or a float that overflows is refused while parsing,
+    as invalid JSON (400 invalid_request), before any parameter is looked at; nothing is
+    issued."""
+    body = json.dumps(_password_grant_json(tenant_a))[:-1] + f', "extra": {constant}}}'
+    response = client.post(token_url(tenant_a["tenant"]), body, content_type="application/json")
+    error = _assert_error(response, 400, "invalid_request")
+    assert error["error_description"] == "The body is not valid JSON."
+    assert b"access_token" not in response.content
+
+
+@pytest.mark.parametrize("depth", [9, 1_000, 100_000])
+def test_json_nested_past_the_depth_limit_is_refused(client, tenant_a, settings, depth):
+    """A body nested more than 8 levels is 400 invalid_request before it is decoded, never a
+    500 (the cap is raised so the deepest body reaches the parser, not the size check)."""
+    settings.DELEGATION_MAX_BODY_BYTES = 1024 * 1024
+    nested = "[" * (depth - 1) + "]" * (depth - 1)
+    body = json.dumps(_password_grant_json(tenant_a))[:-1] + f', "extra": {nested}}}'
+    response = client.post(token_url(tenant_a["tenant"]), body, content_type="application/json")
+    assert _assert_error(response, 400, "invalid_request")["error_description"] == (
+        "The body is nested too deeply."
+    )
+
+
+@pytest.mark.parametrize("charset", ["iso-8859-1", "utf-16"])
+def test_charset_other_than_utf8_is_415(client, tenant_a, charset):
+    """A body announced in a charset other than UTF-8 is 415 invalid_request (it would be read
+    as UTF-8 regardless); UTF-8 announced explicitly signs in as usual."""
+    data = urlencode(_password_grant_json(tenant_a))
+    url = token_url(tenant_a["tenant"])
+    refused = client.post(url, data, content_type=f"{FORM}; charset={charset}")
+    _assert_error(refused, 415, "invalid_request")
+    ok = client.post(url, data, content_type=f"{FORM}; charset=UTF-8")
+    assert ok.status_code == 200, ok.content
+
+
+def test_form_with_an_empty_field_is_malformed(client, tenant_a):
+    """Forms are parsed strictly: a stray '&&' or a field without '=' is 400 invalid_request
+    instead of being skipped; a body-less request still names the missing parameter."""
+    data = urlencode(_password_grant_json(tenant_a))
+    url = token_url(tenant_a["tenant"])
+    _assert_error(client.post(url, data + "&&x=1", content_type=FORM), 400, "invalid_request")
+    _assert_error(client.post(url, data + "&x", content_type=FORM), 400, "invalid_request")
+    # The test client drops the content type of an empty body unless it is given as a header.
+    empty = client.post(url, "", content_type=FORM, CONTENT_TYPE=FORM)
+    empty = _assert_error(empty, 400, "invalid_request")
+    assert empty["error_description"] == "Missing required parameter: grant_type"
 
 
 def test_cache_unavailable_is_503_and_issues_nothing(client, tenant_a, settings):
