@@ -203,16 +203,14 @@ class TenantAdmin(TenantScopedModelAdmin):
         return tenant_context(request).is_platform_staff
 
     def save_model(self, request, obj, form, change):
+        settings = {field: form.cleaned_data[field] for field in form.changed_data}
         if change:
-            obj.save()
+            services.tenant_update(tenant=obj, actor=request.user, **settings)
         else:
-            created = services.tenant_create(slug=obj.slug, name=obj.name)
+            settings.pop("slug", None)
+            settings.pop("name", None)
+            created = services.tenant_create(slug=obj.slug, name=obj.name, **settings)
             obj.pk = created.pk
-            Tenant.objects.filter(pk=obj.pk).update(
-                delegation_enabled=obj.delegation_enabled,
-                delegation_rate_limit=obj.delegation_rate_limit,
-                empty_allowlist_means_all=obj.empty_allowlist_means_all,
-            )
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -495,7 +493,8 @@ class TenantUserAdmin(TenantScopedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save()
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            services.tenant_user_update(user=obj, **changes)
             return
         tenant = tenant_context(request).tenant
         if tenant is None:

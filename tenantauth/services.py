@@ -82,6 +82,38 @@ def tenant_create(*, slug: str, name: str, **fields) -> Tenant:
     return tenant
 
 
+TENANT_SECURITY_FIELDS = (
+    "delegation_enabled",
+    "delegation_rate_limit",
+    "empty_allowlist_means_all",
+)
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, actor=None, **changes) -> Tenant:
+    """Change a tenant's settings; changes of its delegation settings are audited."""
+    stored = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    changed = {
+        field: [getattr(stored, field), value]
+        for field, value in changes.items()
+        if getattr(stored, field) != value
+    }
+    for field, value in changes.items():
+        setattr(stored, field, value)
+    stored.full_clean()
+    stored.save()
+    security = {f: v for f, v in changed.items() if f in TENANT_SECURITY_FIELDS}
+    if security:
+        _audit(
+            tenant=stored,
+            type="settings_changed",
+            actor=actor,
+            object_repr=f"tenant {stored.slug}",
+            details={"changes": security},
+        )
+    return stored
+
+
 def _new_signing_key(*, tenant: Tenant, private_key) -> SigningKey:
     jwk = signing.public_jwk(private_key.public_key())
     kid = signing.jwk_thumbprint(jwk)
@@ -306,6 +338,20 @@ def tenant_user_create(
         password=make_password(password),
         **fields,
     )
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+@transaction.atomic
+def tenant_user_update(*, user: TenantUser, **changes) -> TenantUser:
+    """Change a user's profile, metadata or blocked flag (never the password: see below)."""
+    if "password" in changes or "user_id" in changes:
+        raise ValueError("user_id never changes; passwords go through tenant_user_set_password")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if "email" in changes:
+        user.email = user.email.strip().lower()
     user.full_clean(exclude=["password"])
     user.save()
     return user
