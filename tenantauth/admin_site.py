@@ -3,7 +3,7 @@
 A platform account reaches the admin when it is active, staff, and either a superuser
 (platform staff: every tenant) or a member of at least one tenant. The tenant being worked on
 is chosen in the switcher and kept in the session; every ``TenantScopedModelAdmin`` reads it
-through ``active_tenant(request)``.
+through ``tenant_context(request)``.
 """
 
 from dataclasses import dataclass
@@ -61,10 +61,6 @@ def tenant_context(request) -> TenantContext:
     context = TenantContext(tenant=tenant, role=role, is_platform_staff=staff)
     request._tenant_context = context
     return context
-
-
-def active_tenant(request) -> Tenant | None:
-    return tenant_context(request).tenant
 
 
 class TenantAdminAuthenticationForm(AdminAuthenticationForm):

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tenantauth.models import Application, Membership, SigningKey, Tenant, TenantUser
+from tenantauth.models import Application, SigningKey, Tenant, TenantUser
 
 
 def tenant_get(*, slug: str) -> Tenant | None:
@@ -36,22 +36,6 @@ def verification_key_get(*, tenant: Tenant, kid: str) -> SigningKey | None:
     if active is not None and active.kid == kid:
         return active
     return verification_keys(tenant=tenant).filter(kid=kid).first()
-
-
-def tenants_for_user(user) -> QuerySet[Tenant]:
-    if not user.is_active:
-        return Tenant.objects.none()
-    if user.is_superuser:
-        return Tenant.objects.all()
-    return Tenant.objects.filter(memberships__user=user).distinct()
-
-
-def membership_role(*, user, tenant: Tenant) -> str | None:
-    if not user.is_active or tenant is None:
-        return None
-    return (
-        Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
-    )
 
 
 def refresh_token_get_live(*, tenant: Tenant, application: Application, token: str):
