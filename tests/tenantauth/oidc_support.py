@@ -117,3 +117,15 @@ def decode_rs256(token: str, tenant, audience: str) -> dict:
     jwk = next(k.public_jwk for k in verification_keys(tenant=tenant) if k.kid == kid)
     key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
     return jwt.decode(token, key, algorithms=["RS256"], audience=audience, leeway=5)
+
+
+def refresh_grant(client, tenant, app, refresh_token: str, **overrides):
+    """A refresh_token grant by ``app`` (client_secret_post), with any parameter overridden."""
+    data = {
+        "grant_type": "refresh_token",
+        "client_id": app.client_id,
+        "client_secret": app.client_secret(),
+        "refresh_token": refresh_token,
+        **overrides,
+    }
+    return post_token(client, tenant, data)

@@ -19,6 +19,7 @@ from tests.tenantauth.oidc_support import (
     decode_rs256,
     password_grant,
     post_token,
+    refresh_grant,
     token_url,
 )
 
@@ -319,16 +320,7 @@ def test_expired_refresh_token_refused(client, tenant_a):
     token = password_grant(client, tenant_a, scope="openid offline_access").json()["refresh_token"]
     RefreshToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     app = tenant_a["appA"]
-    response = post_token(
-        client,
-        tenant_a["tenant"],
-        {
-            "grant_type": "refresh_token",
-            "client_id": app.client_id,
-            "client_secret": app.client_secret(),
-            "refresh_token": token,
-        },
-    )
+    response = refresh_grant(client, tenant_a["tenant"], app, token)
     _assert_error(response, 400, "invalid_grant")
     assert RefreshToken.objects.count() == 1
 
@@ -337,16 +329,7 @@ def test_refresh_token_bound_to_its_client(client, tenant_a):
     """appB cannot use appA's refresh token."""
     token = password_grant(client, tenant_a, scope="openid offline_access").json()["refresh_token"]
     app_b = tenant_a["appB"]
-    response = post_token(
-        client,
-        tenant_a["tenant"],
-        {
-            "grant_type": "refresh_token",
-            "client_id": app_b.client_id,
-            "client_secret": app_b.client_secret(),
-            "refresh_token": token,
-        },
-    )
+    response = refresh_grant(client, tenant_a["tenant"], app_b, token)
     _assert_error(response, 400, "invalid_grant")
 
 
@@ -354,16 +337,8 @@ def test_refresh_scope_cannot_grow(client, tenant_a):
     """A refresh request may narrow the scope but not widen it."""
     token = password_grant(client, tenant_a, scope="openid offline_access").json()["refresh_token"]
     app = tenant_a["appA"]
-    response = post_token(
-        client,
-        tenant_a["tenant"],
-        {
-            "grant_type": "refresh_token",
-            "client_id": app.client_id,
-            "client_secret": app.client_secret(),
-            "refresh_token": token,
-            "scope": "openid email offline_access",
-        },
+    response = refresh_grant(
+        client, tenant_a["tenant"], app, token, scope="openid email offline_access"
     )
     _assert_error(response, 400, "invalid_scope")
 
@@ -373,16 +348,7 @@ def test_blocked_user_cannot_refresh(client, tenant_a):
     token = password_grant(client, tenant_a, scope="openid offline_access").json()["refresh_token"]
     core_services.tenant_user_set_blocked(user=tenant_a["user"], blocked=True)
     app = tenant_a["appA"]
-    response = post_token(
-        client,
-        tenant_a["tenant"],
-        {
-            "grant_type": "refresh_token",
-            "client_id": app.client_id,
-            "client_secret": app.client_secret(),
-            "refresh_token": token,
-        },
-    )
+    response = refresh_grant(client, tenant_a["tenant"], app, token)
     assert _assert_error(response, 400, "invalid_grant")["error_description"] == "user is blocked"
 
 
