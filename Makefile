@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install browser lint format clean bench
+.PHONY: run test install browser system node lint format clean bench
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -21,15 +21,27 @@ run: install
 	$(PY) manage.py demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# Browser tests drive Debian's Chromium; install it when we are allowed to (root), never a
-# downloaded browser build.
-browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests."; fi; \
+# Browser tests drive Debian's Chromium and the SAML tests Debian's xmlsec1; install them when
+# we are allowed to (root), never a downloaded browser build.
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/xmlsec1:xmlsec1
+system:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do [ -x "$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Missing Debian packages for some tests:$$missing (sudo apt-get install$$missing)"; fi; \
 	fi
+browser: system
 
-test: install browser
+# Client libraries (auth0-js, auth0-spa-js, oidc-client-ts, jose) and emulators (Azurite,
+# the Firebase Auth emulator) from the committed lockfile; served from loopback by the tests.
+NODE_DIR := tests/node
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are required for the tests"; exit 1; }
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+node: $(NODE_DIR)/node_modules/.installed
+
+test: install system node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -44,4 +56,4 @@ bench: install
 	$(PY) bench/delegation.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info $(NODE_DIR)/node_modules
