@@ -29,7 +29,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from delegation import minters, parsers, ratelimit, selectors, services, tokens
+from delegation import minters, parsers, policy, ratelimit, selectors, services, tokens
 from delegation.errors import GRANT_NOT_ALLOWED, DelegationError, as_delegation_error
 from tenantauth import http
 from tenantauth import selectors as tenant_selectors
@@ -153,8 +153,14 @@ class DelegationApi(APIView):
 
         # 5. the target (one identical answer for every refusal) and the scope
         target = apps.get(params.target) if params.target else source
-        api_type = self._target_check(source=source, target=target, requested=params.api_type)
-        context.api_type = minters.canonical_api_type(api_type)
+        decision = policy.delegation_decide(
+            tenant=tenant, source=source, target=target, api_type=params.api_type
+        )
+        if decision.api_type:
+            context.api_type = decision.api_type
+        if not decision.allowed:
+            raise DelegationError("invalid_target", reason=decision.rule)
+        api_type = decision.api_type
         scope = minters.scope_values(params.scope)
         if scope is None:
             raise DelegationError("invalid_scope", reason="scope value not offered")
@@ -183,26 +189,6 @@ class DelegationApi(APIView):
         )
         self._log("sd", error="", reason="")
         return Response(issued.body, status=200)
-
-    def _target_check(self, *, source, target, requested: str) -> str:
-        refuse = DelegationError("invalid_target", reason="target refused")
-        if target is None or not target.is_active:
-            raise refuse
-        api_type = requested or minters.default_api_type(tenant=self.tenant, target=target)
-        minter = minters.minter_for(api_type)
-        if minter is None or not self._allowed(source=source, target=target):
-            raise refuse
-        if not minter.target_ready(tenant=self.tenant, source=source, target=target):
-            raise refuse
-        return api_type
-
-    def _allowed(self, *, source, target) -> bool:
-        if source.client_id == target.client_id:
-            return True
-        allowed = target.allowed_clients or []
-        if not allowed:
-            return self.tenant.empty_allowlist_means_all
-        return source.client_id in allowed
 
     # --- answers ----------------------------------------------------------------------------
     def handle_exception(self, exc):

@@ -12,8 +12,9 @@ registers its minter at import time (e.g. from its ``AppConfig.ready()``)::
     class FirebaseMinter:
         api_type = "firebase"
 
-        def target_ready(self, *, tenant, source, target) -> bool:
-            # Is the add-on enabled and configured on ``target``? (False -> invalid_target)
+        def refusal(self, *, tenant, source, target) -> rules.Refusal | None:
+            # None when the add-on is enabled and configured on ``target``; otherwise why not
+            # (rules.Rule.ADDON_DISABLED / ADDON_NOT_CONFIGURED -> invalid_target).
             ...
 
         def mint(self, *, request: minters.MintRequest) -> minters.Minted:
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from delegation.rules import Refusal, Rule
 from tenantauth import signing
 from tenantauth.models import Application, Tenant, TenantUser
 
@@ -128,7 +130,9 @@ class Minted:
 
 
 class Minter(Protocol):
-    def target_ready(self, *, tenant: Tenant, source: Application, target: Application) -> bool: ...
+    def refusal(
+        self, *, tenant: Tenant, source: Application, target: Application
+    ) -> Refusal | None: ...
 
     def mint(self, *, request: MintRequest) -> Minted: ...
 
@@ -138,9 +142,21 @@ class AppMinter:
 
     api_type = "app"
 
-    def target_ready(self, *, tenant: Tenant, source: Application, target: Application) -> bool:
+    def refusal(
+        self, *, tenant: Tenant, source: Application, target: Application
+    ) -> Refusal | None:
         # An OIDC-conformant app is neither source nor target of app-to-app delegation.
-        return not (source.oidc_conformant or target.oidc_conformant)
+        if source.oidc_conformant:
+            return Refusal(
+                Rule.SOURCE_OIDC_CONFORMANT,
+                f"refused: {source.name} is OIDC conformant (no legacy delegation)",
+            )
+        if target.oidc_conformant:
+            return Refusal(
+                Rule.TARGET_OIDC_CONFORMANT,
+                f"refused: {target.name} is OIDC conformant (no legacy delegation)",
+            )
+        return None
 
     def mint(self, *, request: MintRequest) -> Minted:
         now = int(time.time())
