@@ -140,6 +140,10 @@ class AuditSeal(models.Model):
     signature = models.TextField(help_text="base64url RS256 signature of the seal body.")
     kid = models.CharField(max_length=64)
     sealed_at = models.DateTimeField()
+    cutoff = models.DateTimeField(
+        help_text="Only rows created before this instant (sealed_at minus the safety margin) "
+        "were sealed; a later unsealed row older than this was inserted out of order."
+    )
 
     class Meta:
         ordering = ["tenant", "sequence"]

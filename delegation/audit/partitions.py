@@ -79,8 +79,11 @@ def partitions_list(using=connection) -> list[Partition]:
     return sorted(found, key=lambda p: p.start)
 
 
-def partitions_ensure(*, now: datetime, months_ahead: int = 3, using=connection) -> list[str]:
-    """Create the partitions of the current month and ``months_ahead`` more; return new names.
+def partitions_ensure(
+    *, now: datetime, months_ahead: int = 3, since: datetime | None = None, using=connection
+) -> list[str]:
+    """Create the partitions from ``since``'s month (default: the current month) through
+    ``months_ahead`` months after the current one; return the names created.
 
     Raises ``django.db.Error`` when the DEFAULT partition already holds rows of a month to
     create (an operator then moves them; see docs/audit.md).
@@ -89,13 +92,15 @@ def partitions_ensure(*, now: datetime, months_ahead: int = 3, using=connection)
         return []
     existing = {p.name for p in partitions_list(using)}
     created = []
-    start = month_start(now)
+    start = month_start(since or now)
+    last = add_months(month_start(now), months_ahead)
     with using.cursor() as cursor:
-        for offset in range(months_ahead + 1):
-            month = add_months(start, offset)
+        month = start
+        while month <= last:
             if partition_name(month) not in existing:
                 cursor.execute(create_month_sql(month))
                 created.append(partition_name(month))
+            month = add_months(month, 1)
     return created
 
 
