@@ -149,7 +149,7 @@ def audit_page(
     audit_filter: AuditFilter,
     older_than: Cursor | None = None,
     newer_than: Cursor | None = None,
-    size: int = PAGE_SIZE,
+    size: int | None = None,
 ) -> Page:
     """One keyset page, newest first.
 
@@ -158,6 +158,7 @@ def audit_page(
     tenant's query reads at most ``size + 1`` rows from its index; for several tenants
     (platform staff, all tenants) the per-tenant pages are merged.
     """
+    size = size or PAGE_SIZE
     rows: list[AuditEvent] = []
     for tenant in tenants:
         qs = audit_events_filter(tenants=[tenant], audit_filter=audit_filter)
