@@ -265,8 +265,20 @@ class AuditEventAdmin(TenantScopedModelAdmin):
                 form.data = {}  # never echo the pasted value back
         elif request.GET:
             return HttpResponseBadRequest(b"Unknown parameter.", content_type="text/plain")
+        decoded = {}
+        if finding is not None and finding.jwt_header is not None:
+            decoded = {
+                "header_json": json.dumps(finding.jwt_header, indent=2, sort_keys=True),
+                "claims_json": json.dumps(finding.jwt_claims, indent=2, sort_keys=True),
+            }
         context = self._context(
-            request, tenants, title="Find a token", form=form, finding=finding, rows=rows
+            request,
+            tenants,
+            title="Find a token",
+            form=form,
+            finding=finding,
+            rows=rows,
+            **decoded,
         )
         response = TemplateResponse(
             request, f"{TEMPLATES}/find.html", context, status=400 if form.errors else 200
