@@ -179,6 +179,7 @@ class TenantAdmin(TenantScopedModelAdmin):
                 ]
             },
         ),
+        ("Audit", {"fields": ["audit_retention_days"]}),
     ]
     change_form_template = "admin/tenantauth/tenant/change_form.html"
 

@@ -68,6 +68,17 @@ class Tenant(models.Model):
         related_name="+",
         help_text="The RS256 key that signs new tokens (kept here so one query finds it).",
     )
+    audit_retention_days = models.PositiveIntegerField(
+        "audit retention (days)",
+        null=True,
+        blank=True,
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(36500)],
+        help_text=(
+            "Audit rows older than this may be removed by `manage.py audit_retention`, once "
+            "they are sealed and exported. Empty: keep forever."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

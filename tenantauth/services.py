@@ -86,6 +86,7 @@ TENANT_SECURITY_FIELDS = (
     "delegation_enabled",
     "delegation_rate_limit",
     "empty_allowlist_means_all",
+    "audit_retention_days",
 )
 
 
