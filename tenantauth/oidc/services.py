@@ -199,7 +199,7 @@ def _refresh_token_create(
     expires_at: datetime,
 ) -> str:
     token = secrets.token_urlsafe(48)
-    RefreshToken.objects.create(
+    row = RefreshToken(
         tenant=tenant,
         application=application,
         user=user,
@@ -208,6 +208,8 @@ def _refresh_token_create(
         scope=scope,
         expires_at=expires_at,
     )
+    row.validate_same_tenant()  # application and user of this tenant (no query: both loaded)
+    row.save(force_insert=True)
     return token
 
 
@@ -305,7 +307,7 @@ def authorization_code_create(
 ) -> str:
     """A fresh one-time code; only its hash is stored."""
     code = secrets.token_urlsafe(32)
-    AuthorizationCode.objects.create(
+    row = AuthorizationCode(
         tenant=tenant,
         application=application,
         user=user,
@@ -317,6 +319,8 @@ def authorization_code_create(
         auth_time=auth_time,
         expires_at=timezone.now() + AUTHORIZATION_CODE_LIFETIME,
     )
+    row.validate_same_tenant()  # application and user of this tenant (no query: both loaded)
+    row.save(force_insert=True)
     return code
 
 
