@@ -582,15 +582,9 @@ class TenantUserAdmin(TenantScopedModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = TenantUserCreationForm
-            kwargs["fields"] = [
-                "email",
-                "password",
-                "email_verified",
-                "name",
-                "nickname",
-                "picture",
-                "blocked",
-            ]
+            # ``password`` is the form's own field: naming it here would name the model's
+            # non-editable hash column, which the form factory refuses (the add page's 500).
+            kwargs["fields"] = ["email", "email_verified", "name", "nickname", "picture", "blocked"]
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
