@@ -17,6 +17,7 @@ from tenantauth.models import (
     Application,
     Membership,
 )
+from tests.cache_backends import counter_store, own_redis  # noqa: F401 (fixtures)
 
 USER_PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "admin-password-123!"
