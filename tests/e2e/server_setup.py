@@ -37,7 +37,8 @@ GRANTS = [
 ]
 
 call_command("migrate", verbosity=0, interactive=False)
-tenant = services.tenant_create(slug="e2e", name="E2E")
+# Delegation's own rate limit is not what these servers are tested for.
+tenant = services.tenant_create(slug="e2e", name="E2E", delegation_rate_limit=100_000)
 app_a = services.application_create(
     tenant=tenant, name="appA", grant_types=GRANTS, callback_urls=[CALLBACK]
 )
