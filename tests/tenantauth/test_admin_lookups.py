@@ -161,15 +161,20 @@ def _page_links(content: str) -> set[str]:
     return {unescape(href) for href in re.findall(r'href="(\?[^"]*)"', content)}
 
 
-@pytest.mark.parametrize("who", ["admin", "staff"])
-@pytest.mark.parametrize("label", PAGES)
+READABLE = [
+    (label, who)
+    for label in PAGES
+    for who in ("admin", "staff")
+    if roles.allowed(who, label, "view")
+]
+
+
+@pytest.mark.parametrize(("label", "who"), READABLE)
 def test_a11_the_pages_own_links_still_work(client, tenant_a, staff_user, audit_rows, label, who):
     """Control: every link a changelist offers (declared filters, date hierarchy, column
     sorting, pagination) and a search are answered 200, not refused."""
     _login_as(client, who, tenant_a, staff_user)
     model = next(m for m in admin.site._registry if m._meta.label_lower == label)
-    if not roles.allowed(who, label, "view"):
-        pytest.skip(f"{who} may not read {label} (tenantauth.roles)")
     url = changelist_url(model)
     page = client.get(url)
     assert page.status_code == 200
