@@ -8,7 +8,7 @@ rows expose them through explicit methods, never through a field a form could re
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -68,7 +68,7 @@ class ExcludeAwareCleanMixin:
 def _is_tenant_owned(model) -> bool:
     try:
         field = model._meta.get_field("tenant")
-    except Exception:  # FieldDoesNotExist
+    except FieldDoesNotExist:
         return False
     return field.is_relation and field.related_model is Tenant
 
