@@ -42,11 +42,8 @@ class TenantContext:
 
     @property
     def can_read(self) -> bool:
+        """Whether the account has a role here at all (what it may do: tenantauth.roles)."""
         return self.is_platform_staff or self.role is not None
-
-    @property
-    def can_write(self) -> bool:
-        return self.is_platform_staff or self.role == Membership.Role.ADMIN
 
 
 def tenant_context(request) -> TenantContext:
