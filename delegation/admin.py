@@ -56,15 +56,7 @@ class AuditEventAdmin(TenantScopedModelAdmin):
     list_display = ["created_at", "type"]
     actions = None
 
-    # --- permissions: read-only for everybody ----------------------------------------------
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read-only for everybody: ``tenantauth.roles.RIGHTS`` grants only "view" on audit rows.
 
     # --- scope ---------------------------------------------------------------------------
     def _tenants(self, request) -> list[Tenant]:

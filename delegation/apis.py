@@ -145,9 +145,10 @@ class DelegationApi(APIView):
             user = tokens.live_user_get(tenant=tenant, user_id=verified.sub)
             incoming_claims = verified.claims
         else:
-            user = tokens.refresh_token_verify(
+            verified = tokens.refresh_token_verify(
                 tenant=tenant, source=source, token=params.refresh_token
             )
+            user = verified.user
             incoming_claims = {}
         context.user_id = user.user_id
 
@@ -186,6 +187,7 @@ class DelegationApi(APIView):
             incoming_claims=incoming_claims,
             extra=params.extra,
             context=context,
+            auth_time=verified.auth_time,
         )
         self._log("sd", error="", reason="")
         return Response(issued.body, status=200)

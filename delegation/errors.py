@@ -9,7 +9,7 @@ be used to inject text. ``reason`` is a short fixed string for the audit row and
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions as drf_exceptions
 
-from tenantauth import crypto, signing
+from tenantauth import crypto, limiter, signing, text
 
 # problem -> (HTTP status, OAuth error code, default description). The only status table.
 PROBLEMS: dict[str, tuple[int, str, str]] = {
@@ -61,7 +61,14 @@ class DelegationError(Exception):
     fixed label for the audit row and the log.
     """
 
-    def __init__(self, problem: str, *, description: str | None = None, reason: str = ""):
+    def __init__(
+        self,
+        problem: str,
+        *,
+        description: str | None = None,
+        reason: str = "",
+        retry_after: int | None = None,
+    ):
         if problem not in PROBLEMS:
             raise ValueError(f"unknown problem {problem!r}")
         status, error, default = PROBLEMS[problem]
@@ -73,7 +80,7 @@ class DelegationError(Exception):
         self.reason = reason or problem
         self.headers: dict[str, str] = {}
         if problem == "temporarily_unavailable":
-            self.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            self.headers["Retry-After"] = str(retry_after or UNAVAILABLE_RETRY_AFTER)
         if problem == "method_not_allowed":
             self.headers["Allow"] = "POST"
 
@@ -85,8 +92,21 @@ def as_delegation_error(exc: BaseException) -> DelegationError:
     """Map any exception raised while serving a request to the answer it gets."""
     if isinstance(exc, DelegationError):
         return exc
+    # Only a store that cannot be reached is an outage (503). A value the database refuses
+    # (DataError, a NUL byte's ValueError) is a bug of ours to fix, never a false outage.
     if isinstance(exc, (OperationalError, InterfaceError)):
         return DelegationError("temporarily_unavailable", reason="database unavailable")
+    if isinstance(exc, limiter.LimiterUnavailable):
+        return DelegationError(
+            "temporarily_unavailable", reason="cache unavailable", retry_after=exc.retry_after
+        )
+    if isinstance(exc, text.ControlCharacterError):
+        # The claims rule refused a claim to be copied into the token (tenantauth.text).
+        return DelegationError(
+            "invalid_request",
+            description="A claim cannot be issued.",
+            reason="control character in a copied claim",
+        )
     if isinstance(exc, signing.KeyUnavailableError):
         return DelegationError("temporarily_unavailable", reason="signing key unavailable")
     if isinstance(exc, signing.WeakKeyError):

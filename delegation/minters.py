@@ -29,8 +29,15 @@ and may override which api_type an omitted ``api_type`` means for a target with
 ``minters.register_default_resolver(func)`` (``func(*, tenant, target) -> str | None``; the
 first non-None answer wins, else ``app``).
 
-A minter never takes reserved claims (``iss sub aud iat exp jti`` ...) from ``request.extra``
-(the free-form parameters): those are the server's.
+A minter never takes reserved claims (``iss sub aud iat exp jti auth_time`` ...) from
+``request.extra`` (the free-form parameters): those are the server's. A token that names its
+user's authentication time carries ``request.auth_time`` (the original sign-in, see
+``delegation.tokens``), never a new one.
+
+The claims rule: every claim a minter copies into what it issues (passthrough claims, scope
+attributes, claims built from ``request.extra``) goes through
+``tenantauth.text.copied_claims_check``, which refuses control characters (answered 400
+``invalid_request``); ``scope_claims`` already applies it.
 """
 
 import time
@@ -41,7 +48,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from delegation.rules import Refusal, Rule
-from tenantauth import signing
+from tenantauth import signing, text
 from tenantauth.models import Application, Tenant, TenantUser
 
 APP_API_TYPES = ("app", "auth0")
@@ -60,7 +67,9 @@ KNOWN_API_TYPES = frozenset(APP_API_TYPES + ADDON_API_TYPES)
 
 # Claims a delegation token always takes from the server, never from scope, passthrough or
 # free-form parameters.
-RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "iat", "exp", "nbf", "jti", "azp", "typ"})
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "iat", "exp", "nbf", "jti", "azp", "typ", "auth_time"}
+)
 # Protocol claims of the incoming id_token that describe *that* token, not the user.
 _NOT_PASSED_THROUGH = RESERVED_CLAIMS | {
     "nonce",
@@ -99,6 +108,8 @@ def scope_values(scope: str) -> list[str] | None:
 
 
 def scope_claims(*, scope: list[str], user: TenantUser, incoming_claims: dict) -> dict:
+    """The claims ``scope`` grants: passthrough claims of the incoming token and the user's
+    attributes, under the claims rule (raises ``text.ControlCharacterError``)."""
     claims: dict = {}
     if "passthrough" in scope:
         claims.update({k: v for k, v in incoming_claims.items() if k not in _NOT_PASSED_THROUGH})
@@ -107,7 +118,7 @@ def scope_claims(*, scope: list[str], user: TenantUser, incoming_claims: dict) -
             attr_value = getattr(user, attribute)
             if attr_value not in ("", None):
                 claims[attribute] = attr_value
-    return claims
+    return text.copied_claims_check(claims)
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,7 @@ class MintRequest:
     scope: list[str]
     incoming_claims: dict
     extra: dict = field(default_factory=dict)
+    auth_time: int | None = None  # UNIX time of the original authentication
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,8 @@ class AppMinter:
                 "jti": jti,
             }
         )
+        if request.auth_time is not None:
+            claims["auth_time"] = int(request.auth_time)
         token = signing.sign_jwt(claims=claims, application=request.target, tenant=request.tenant)
         return Minted(
             body={"id_token": token, "token_type": "Bearer", "expires_in": lifetime},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rest_framework.parsers import BaseParser
 
 from delegation.errors import DelegationError
-from tenantauth import bodies
+from tenantauth import bodies, text
 from tenantauth.bodies import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE
 
 GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -113,15 +113,8 @@ class StrictFormParser(_CappedParser):
 # --- request shape ------------------------------------------------------------------------
 
 
-def _is_clean_text(value: str) -> bool:
-    """No control characters, no line separators, no lone surrogates."""
-    for ch in value:
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029):
-            return False
-        if 0xD800 <= code <= 0xDFFF:
-            return False
-    return True
+# No control characters, line separators or lone surrogates: the project's one text rule.
+_is_clean_text = text.is_clean_text
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,13 @@ def delegation_token_issue(
     incoming_claims: dict,
     extra: dict,
     context: AttemptContext,
+    auth_time: int | None = None,
 ) -> Issued:
-    """Mint a delegation credential for ``api_type`` and record it (``sd``) atomically."""
+    """Mint a delegation credential for ``api_type`` and record it (``sd``) atomically.
+
+    ``auth_time`` (UNIX seconds) is the original authentication the user token descends from;
+    the minted token carries it on, so the maximum age still applies after any number of hops.
+    """
     minter = minters.minter_for(api_type)
     if minter is None:
         raise LookupError(f"no minter for {api_type}")
@@ -74,6 +79,7 @@ def delegation_token_issue(
             scope=scope,
             incoming_claims=incoming_claims,
             extra=extra,
+            auth_time=auth_time,
         )
     )
     event = AuditEvent.objects.create(

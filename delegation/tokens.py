@@ -9,7 +9,14 @@ The rules an auditor looks for:
 * exact ``iss`` (the tenant issuer), ``aud`` = the source client ID (a string equal to it, or
   a list containing it);
 * ``exp``/``iat``/``nbf`` must be plain integers in sane bounds (PyJWT alone accepts ``"123"``
-  and ``1e30``), with ``settings.JWT_LEEWAY_SECONDS`` of leeway and a maximum token age.
+  and ``1e30``), with ``settings.JWT_LEEWAY_SECONDS`` of leeway and a maximum token age;
+* the maximum age (``settings.MAX_ID_TOKEN_AGE_SECONDS``) applies to the *original*
+  authentication: ``auth_time`` when the token carries it (every token we issue does,
+  delegation tokens included), else ``iat``; for a refresh token, the start of its family. A
+  delegation token fed back into ``/delegation`` carries that time on, so a chain of hops ends
+  once the sign-in it descends from is too old (SECURITY-CASES D33);
+* no claim may hold a control character (``tenantauth.text``): ``sub``, ``azp`` and every
+  claim ``passthrough`` could copy are text that flows into queries, tokens and logs.
 
 Every refusal is ``invalid_grant`` with one generic description ("jwt expired" for expiry);
 the specific ``reason`` goes to the audit row only.
@@ -25,8 +32,9 @@ from django.conf import settings
 from delegation import selectors
 from delegation.errors import JWT_EXPIRED, DelegationError
 from tenantauth import selectors as tenant_selectors
-from tenantauth import signing
+from tenantauth import signing, text
 from tenantauth.models import Application, Tenant, TenantUser
+from tenantauth.oidc import selectors as oidc_selectors
 
 # base64url segments; a signature is required (this also refuses alg=none tokens).
 _COMPACT_JWS_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
@@ -45,6 +53,13 @@ def _refuse(reason: str, description: str | None = None) -> DelegationError:
 class VerifiedToken:
     sub: str
     claims: dict
+    auth_time: int  # UNIX time of the original authentication (auth_time, else iat)
+
+
+@dataclass(frozen=True)
+class VerifiedRefreshToken:
+    user: TenantUser
+    auth_time: int  # UNIX time the refresh family started (the sign-in it descends from)
 
 
 def _timestamp(claims: dict, name: str, *, required: bool) -> int | None:
@@ -58,7 +73,13 @@ def _timestamp(claims: dict, name: str, *, required: bool) -> int | None:
     return value
 
 
-def check_times(claims: dict, *, now: int | None = None) -> None:
+def check_times(claims: dict, *, now: int | None = None) -> int:
+    """Check ``exp``/``iat``/``nbf``/``auth_time`` (RFC 7519 4.1, OIDC Core 2) and return the
+    original authentication time (``auth_time``, else ``iat``) as UNIX seconds.
+
+    Raises ``DelegationError("invalid_grant")``: expired ("jwt expired"), not yet valid, a
+    lifetime or an authentication older than ``settings.MAX_ID_TOKEN_AGE_SECONDS``.
+    """
     now = int(time.time()) if now is None else now
     leeway = settings.JWT_LEEWAY_SECONDS
     max_age = settings.MAX_ID_TOKEN_AGE_SECONDS
@@ -77,6 +98,20 @@ def check_times(claims: dict, *, now: int | None = None) -> None:
         raise _refuse("token too old")
     if exp <= now - leeway:
         raise _refuse("jwt expired", JWT_EXPIRED)
+    auth_time = _timestamp(claims, "auth_time", required=False)
+    if auth_time is not None and auth_time > min(now, iat) + leeway:
+        raise _refuse("auth_time in the future")
+    authenticated = iat if auth_time is None else auth_time
+    check_authentication_age(authenticated, now=now)
+    return authenticated
+
+
+def check_authentication_age(authenticated: int, *, now: int | None = None) -> None:
+    """Refuse (``invalid_grant``) a sign-in older than ``settings.MAX_ID_TOKEN_AGE_SECONDS``
+    (plus the leeway): the end of every chain of delegation hops."""
+    now = int(time.time()) if now is None else now
+    if now - authenticated > settings.MAX_ID_TOKEN_AGE_SECONDS + settings.JWT_LEEWAY_SECONDS:
+        raise _refuse("authentication too old")
 
 
 def _verification_key(*, tenant: Tenant, source: Application, header: dict):
@@ -139,11 +174,13 @@ def id_token_verify(*, tenant: Tenant, source: Application, token: str) -> Verif
         raise _refuse("invalid token") from None
     if not isinstance(claims, dict) or claims.get("iss") != tenant.issuer:
         raise _refuse("issuer mismatch")
-    check_times(claims)
+    authenticated = check_times(claims)
+    if text.contains_control_characters(claims):
+        raise _refuse("control character in a claim")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
         raise _refuse("bad sub")
-    return VerifiedToken(sub=sub, claims=claims)
+    return VerifiedToken(sub=sub, claims=claims, auth_time=int(authenticated))
 
 
 def live_user_get(*, tenant: Tenant, user_id: str) -> TenantUser:
@@ -156,8 +193,11 @@ def live_user_get(*, tenant: Tenant, user_id: str) -> TenantUser:
     return user
 
 
-def refresh_token_verify(*, tenant: Tenant, source: Application, token: str) -> TenantUser:
-    """The user of a refresh token live for ``source`` (the legacy renewal path)."""
+def refresh_token_verify(
+    *, tenant: Tenant, source: Application, token: str
+) -> VerifiedRefreshToken:
+    """The user of a refresh token live for ``source`` (the legacy renewal path), and when its
+    family started; a family older than the maximum age is refused like an old id_token."""
     refresh = tenant_selectors.refresh_token_get_live(
         tenant=tenant, application=source, token=token
     )
@@ -165,4 +205,7 @@ def refresh_token_verify(*, tenant: Tenant, source: Application, token: str) -> 
         raise _refuse("refresh token not live")
     if refresh.user.blocked or refresh.user.tenant_id != tenant.pk:
         raise _refuse("user blocked")
-    return refresh.user
+    started = oidc_selectors.refresh_family_started_at(tenant=tenant, family=refresh.family)
+    authenticated = int((started or refresh.created_at).timestamp())
+    check_authentication_age(authenticated)
+    return VerifiedRefreshToken(user=refresh.user, auth_time=authenticated)

@@ -1,14 +1,37 @@
 """Admin pages for tenants, members, applications, users and signing keys.
 
-Every page derives from ``TenantScopedModelAdmin``: querysets, foreign-key choices, list
+Every page derives from ``LockedDownAdminMixin`` (enforced by the system checks below):
+
+* permissions come from one table, ``tenantauth.roles.RIGHTS``, through the mixin's
+  ``has_*_permission`` methods, which no page overrides;
+* only what a page declares reaches the ORM from a URL: its list filters, its search, its date
+  hierarchy, ordering by its sortable columns and the changelist's own parameters (``p``,
+  ``o``, ``q``, ``_popup``, ...). Anything else, e.g. ``?password__regex=...`` on the users'
+  list, answers 400, for every role: a row count must never answer a question about a value
+  the page does not show;
+* a sensitive column (passwords, ciphertexts, hashes and fingerprints, secrets, private keys)
+  is never a list filter, a sortable or displayed column, a date hierarchy or a search field
+  (except an exact ``=`` search on a fingerprint: it finds the row of a value one already
+  holds, e.g. the audit log's "paste a token").
+
+``TenantScopedModelAdmin`` adds the tenant scoping: querysets, foreign-key choices, list
 filters and permissions all follow the tenant chosen in the switcher, so a tenant admin can
 never see or touch another tenant's rows through any page, filter, action or URL.
 """
 
+import re
+
 from django.contrib import admin, messages
 from django.contrib.admin import RelatedOnlyFieldListFilter
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.filters import SimpleListFilter
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,7 +39,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
-from tenantauth import services
+from tenantauth import roles, services, text
 from tenantauth.admin_site import tenant_context
 from tenantauth.forms import (
     ApplicationForm,
@@ -37,9 +60,120 @@ from tenantauth.models import (
 
 sensitive = method_decorator(sensitive_post_parameters())
 
+# Columns whose values a page never shows in full and a URL must never probe.
+SENSITIVE_FIELD = re.compile(
+    r"^password$|_ciphertext$|_fingerprint$|_hash$|secret|private_key|^code_challenge$"
+)
 
-class TenantScopedModelAdmin(admin.ModelAdmin):
-    """Scope everything to the active tenant; admins write, auditors read, staff see all."""
+
+def is_sensitive_field(name: str) -> bool:
+    """Whether the column ``name`` holds a secret or a value derived from one."""
+    return bool(SENSITIVE_FIELD.search(name))
+
+
+def role_of(request) -> str | None:
+    """The request's role in ``tenantauth.roles``: staff, or the membership role, or None."""
+    ctx = tenant_context(request)
+    if ctx.is_platform_staff:
+        return roles.STAFF
+    return ctx.role
+
+
+class DeclaredLookupsChangeList(ChangeList):
+    """A changelist that refuses (400) every URL parameter the page did not declare.
+
+    Django applies query-string parameters that no list filter consumed straight to the
+    queryset (``qs.filter(**remaining)``): ``?password__regex=^pbkdf2_sha256$1000000$[a-m]``
+    would turn the row count into an oracle. Here, whatever the declared list filters and the
+    date hierarchy did not consume is refused before any query runs.
+    """
+
+    def get_filters(self, request):
+        sent = set(self.get_filters_params())
+        filters = super().get_filters(request)
+        remaining = filters[2]
+        undeclared = sorted(key for key in remaining if key in sent)
+        if undeclared:
+            raise DisallowedModelAdminLookup(f"Filtering by {undeclared[0][:64]!r} not allowed")
+        return filters
+
+
+class LockedDownAdminMixin:
+    """The rules every admin page of this site follows (see the module docstring)."""
+
+    # --- permissions: the roles table, in one place ---------------------------------------
+    def _in_scope(self, request, obj) -> bool:
+        """Whether ``obj`` belongs to what the request works on (overridden for tenants)."""
+        return True
+
+    def _may(self, request, action: str, obj=None) -> bool:
+        return roles.allowed(role_of(request), self.opts.label_lower, action) and self._in_scope(
+            request, obj
+        )
+
+    def has_module_permission(self, request):
+        return roles.any_allowed(role_of(request), self.opts.label_lower)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may(request, "view", obj)
+
+    def _may_add_here(self, request) -> bool:
+        """Whether new rows have somewhere to go (overridden for tenant-owned rows)."""
+        return True
+
+    def has_add_permission(self, request):
+        return self._may(request, "add") and self._may_add_here(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may(request, "change", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may(request, "delete", obj)
+
+    def _require_write(self, request, obj):
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+
+    # --- what a URL may ask the ORM -------------------------------------------------------
+    def _declared_lookups(self, request) -> set[str]:
+        declared = {self.date_hierarchy} if self.date_hierarchy else set()
+        for item in self.get_list_filter(request):
+            if isinstance(item, type) and issubclass(item, SimpleListFilter):
+                declared.add(item.parameter_name)
+            elif isinstance(item, (list, tuple)):
+                declared.add(item[0])
+            elif isinstance(item, str):
+                declared.add(item)
+        return declared
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Only lookups under a declared list filter or the date hierarchy, never through a
+        sensitive column, never with control characters. (``DeclaredLookupsChangeList`` then
+        refuses any such lookup the filter itself does not consume.)"""
+        if text.has_control_characters(lookup) or (
+            isinstance(value, str) and text.has_control_characters(value)
+        ):
+            return False
+        model = self.model
+        for part in lookup.split(LOOKUP_SEP):
+            try:
+                field = model._meta.get_field(part)
+            except FieldDoesNotExist:
+                break
+            if is_sensitive_field(field.name):
+                return False
+            if not field.is_relation or field.related_model is None:
+                break
+            model = field.related_model
+        declared = self._declared_lookups(request) if request is not None else set()
+        return any(lookup == name or lookup.startswith(name + LOOKUP_SEP) for name in declared)
+
+    def get_changelist(self, request, **kwargs):
+        return DeclaredLookupsChangeList
+
+
+class TenantScopedModelAdmin(LockedDownAdminMixin, admin.ModelAdmin):
+    """Scope everything to the active tenant; rights per ``tenantauth.roles``."""
 
     tenant_lookup = "tenant"  # path from the model to its Tenant
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -112,7 +246,7 @@ class TenantScopedModelAdmin(admin.ModelAdmin):
             obj.tenant = ctx.tenant
         super().save_model(request, obj, form, change)
 
-    # --- permissions ------------------------------------------------------------------------
+    # --- scope of a row ---------------------------------------------------------------------
     def _in_scope(self, request, obj) -> bool:
         if obj is None:
             return True
@@ -122,25 +256,10 @@ class TenantScopedModelAdmin(admin.ModelAdmin):
         tenant_id = obj.pk if isinstance(obj, Tenant) else getattr(obj, "tenant_id", None)
         return tenant_id == ctx.tenant.pk
 
-    def has_module_permission(self, request):
-        return tenant_context(request).can_read
-
-    def has_view_permission(self, request, obj=None):
-        return tenant_context(request).can_read and self._in_scope(request, obj)
-
-    def has_add_permission(self, request):
+    def _may_add_here(self, request) -> bool:
+        # New rows join the tenant being worked on; without one only staff may add (tenants).
         ctx = tenant_context(request)
-        return ctx.can_write and (ctx.tenant is not None or ctx.is_platform_staff)
-
-    def has_change_permission(self, request, obj=None):
-        return tenant_context(request).can_write and self._in_scope(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return tenant_context(request).can_write and self._in_scope(request, obj)
-
-    def _require_write(self, request, obj):
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
+        return ctx.tenant is not None or ctx.is_platform_staff
 
 
 # --- tenants ---------------------------------------------------------------------------------
@@ -157,8 +276,11 @@ class SigningKeyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def has_view_permission(self, request, obj=None):
-        return tenant_context(request).can_read
+        return roles.allowed(role_of(request), "tenantauth.signingkey", "view")
 
 
 @admin.register(Tenant)
@@ -196,12 +318,6 @@ class TenantAdmin(TenantScopedModelAdmin):
     @admin.display(description="Issuer")
     def issuer(self, obj):
         return obj.issuer if obj and obj.pk else "-"
-
-    def has_add_permission(self, request):
-        return tenant_context(request).is_platform_staff
-
-    def has_delete_permission(self, request, obj=None):
-        return tenant_context(request).is_platform_staff
 
     def save_model(self, request, obj, form, change):
         settings = {field: form.cleaned_data[field] for field in form.changed_data}
@@ -275,16 +391,7 @@ class MembershipAdmin(TenantScopedModelAdmin):
     list_display = ["user", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username"]
-
-    # Platform accounts span tenants: only platform staff add or change memberships.
-    def has_add_permission(self, request):
-        return tenant_context(request).is_platform_staff
-
-    def has_change_permission(self, request, obj=None):
-        return tenant_context(request).is_platform_staff
-
-    def has_delete_permission(self, request, obj=None):
-        return tenant_context(request).is_platform_staff
+    # Platform accounts span tenants: only platform staff add or change memberships (roles).
 
 
 # --- applications ----------------------------------------------------------------------------
@@ -476,15 +583,9 @@ class TenantUserAdmin(TenantScopedModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = TenantUserCreationForm
-            kwargs["fields"] = [
-                "email",
-                "password",
-                "email_verified",
-                "name",
-                "nickname",
-                "picture",
-                "blocked",
-            ]
+            # ``password`` is the form's own field: naming it here would name the model's
+            # non-editable hash column, which the form factory refuses (the add page's 500).
+            kwargs["fields"] = ["email", "email_verified", "name", "nickname", "picture", "blocked"]
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
@@ -565,12 +666,97 @@ class SigningKeyAdmin(TenantScopedModelAdmin):
     list_filter = ["status"]
     fields = ["kid", "status", "public_jwk", "created_at", "retired_at", "verify_until"]
     readonly_fields = fields
+    # Read-only for everybody (roles): keys are made by rotation and import on the tenant page.
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+# --- platform accounts -----------------------------------------------------------------------
+# Django's own pages for platform accounts, under the same rules as every other page.
+admin.site.unregister(User)
+admin.site.unregister(Group)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(User)
+class PlatformUserAdmin(LockedDownAdminMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class PlatformGroupAdmin(LockedDownAdminMixin, GroupAdmin):
+    pass
+
+
+# --- system checks: no page opts out -----------------------------------------------------------
+_GUARDED_METHODS = (
+    "has_module_permission",
+    "has_view_permission",
+    "has_add_permission",
+    "has_change_permission",
+    "has_delete_permission",
+    "lookup_allowed",
+    "get_changelist",
+)
+
+
+def _field_name(entry: str) -> str:
+    return entry.lstrip("-=^@").split(LOOKUP_SEP)[-1]
+
+
+def admin_page_errors(site=None) -> list[checks.CheckMessage]:
+    """What breaks the rules of this module, for every page registered on ``site``."""
+    site = site or admin.site
+    errors = []
+    for model, page in site._registry.items():
+        label = model._meta.label_lower
+        where = f"{type(page).__module__}.{type(page).__qualname__}"
+        if not isinstance(page, LockedDownAdminMixin):
+            errors.append(
+                checks.Error(
+                    f"{where} must derive from tenantauth.admin.LockedDownAdminMixin "
+                    "(usually through TenantScopedModelAdmin).",
+                    id="tenantauth.E010",
+                )
+            )
+            continue
+        for name in _GUARDED_METHODS:
+            if getattr(type(page), name) is not getattr(LockedDownAdminMixin, name):
+                errors.append(
+                    checks.Error(
+                        f"{where} overrides {name}(): rights come from tenantauth.roles and "
+                        "lookups from the declared filters only.",
+                        id="tenantauth.E011",
+                    )
+                )
+        if label not in roles.RIGHTS:
+            errors.append(
+                checks.Error(
+                    f"{label} has an admin page but no row in tenantauth.roles.RIGHTS.",
+                    id="tenantauth.E012",
+                )
+            )
+        errors += _sensitive_column_errors(page, where)
+    return errors
+
+
+def _sensitive_column_errors(page, where: str) -> list[checks.CheckMessage]:
+    exposed = []
+    for option in ("list_display", "list_filter", "ordering", "sortable_by", "list_editable"):
+        for entry in getattr(page, option, None) or ():
+            name = entry[0] if isinstance(entry, (list, tuple)) else entry
+            if isinstance(name, str) and is_sensitive_field(_field_name(name)):
+                exposed.append(f"{option}: {name}")
+    if page.date_hierarchy and is_sensitive_field(_field_name(page.date_hierarchy)):
+        exposed.append(f"date_hierarchy: {page.date_hierarchy}")
+    for entry in page.search_fields or ():
+        name = _field_name(entry)
+        exact_fingerprint = entry.startswith("=") and name.endswith("_fingerprint")
+        if is_sensitive_field(name) and not exact_fingerprint:
+            exposed.append(f"search_fields: {entry}")
+    return [
+        checks.Error(f"{where} exposes a sensitive column ({item}).", id="tenantauth.E013")
+        for item in exposed
+    ]
+
+
+@checks.register(checks.Tags.admin, checks.Tags.security)
+def check_admin_pages(app_configs=None, **kwargs):
+    return admin_page_errors()

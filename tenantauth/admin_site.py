@@ -4,18 +4,32 @@ A platform account reaches the admin when it is active, staff, and either a supe
 (platform staff: every tenant) or a member of at least one tenant. The tenant being worked on
 is chosen in the switcher and kept in the session; every ``TenantScopedModelAdmin`` reads it
 through ``tenant_context(request)``.
+
+Every admin page refuses (400) a query string holding a control character (``admin_view``).
+The login form is throttled like every other password check (``tenantauth.oidc.throttling``,
+realm ``admin``): slots are reserved before ``authenticate()`` runs, so parallel attempts never
+pass the limit; a refusal is the login page with 429 and ``Retry-After``. django-axes, the
+other candidate, counts a failure only after the password was checked (``user_login_failed``),
+so 20 parallel wrong passwords all reach the hasher before any of them is counted.
 """
 
 from dataclasses import dataclass
+from functools import update_wrapper
 
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from tenantauth import outages, text
+from tenantauth.http import client_ip
 from tenantauth.models import Membership, Tenant
+from tenantauth.oidc import throttling
+
+TOO_MANY_ATTEMPTS = "Too many failed attempts. Wait a while before trying again."
 
 SESSION_KEY = "active_tenant_id"
 
@@ -28,11 +42,8 @@ class TenantContext:
 
     @property
     def can_read(self) -> bool:
+        """Whether the account has a role here at all (what it may do: tenantauth.roles)."""
         return self.is_platform_staff or self.role is not None
-
-    @property
-    def can_write(self) -> bool:
-        return self.is_platform_staff or self.role == Membership.Role.ADMIN
 
 
 def tenant_context(request) -> TenantContext:
@@ -70,6 +81,31 @@ class TenantAdminAuthenticationForm(AdminAuthenticationForm):
     The answer is the one a wrong password gets, so it reveals nothing about the account.
     """
 
+    throttled: throttling.Throttled | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()  # nothing will be checked; the form says what is missing
+        if text.has_control_characters(username) or text.has_control_characters(password):
+            raise self.get_invalid_login_error()
+        counters = throttling.password_counters(
+            realm="admin", account=username, ip=client_ip(self.request)
+        )
+        try:
+            with throttling.attempt(counters) as attempt:
+                try:
+                    cleaned = super().clean()
+                except ValidationError:
+                    attempt.failed("password")
+                    raise
+                attempt.passed("password")
+                return cleaned
+        except throttling.Throttled as exc:
+            self.throttled = exc
+            raise ValidationError(TOO_MANY_ATTEMPTS, code="throttled") from None
+
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
         if not (user.is_superuser or Membership.objects.filter(user=user).exists()):
@@ -85,6 +121,34 @@ class TenantAdminSite(admin.AdminSite):
     site_title = "TenantAuth admin"
     index_title = "Tenant administration"
     login_form = TenantAdminAuthenticationForm
+
+    def admin_view(self, view, cacheable=False):
+        wrapped = super().admin_view(view, cacheable)
+
+        def inner(request, *args, **kwargs):
+            # Filters, searches and autocomplete terms reach the database: NUL makes PostgreSQL
+            # refuse the query, other control characters are never part of a real value.
+            if text.query_has_control_characters(request.GET):
+                raise DisallowedModelAdminLookup("Control characters in the query string")
+            return wrapped(request, *args, **kwargs)
+
+        return update_wrapper(inner, wrapped)
+
+    def login(self, request, extra_context=None):
+        """The admin login page; 429 with ``Retry-After`` when throttled, 503 when a store it
+        needs (the database, the throttle counters) cannot be reached."""
+        try:
+            response = super().login(request, extra_context)
+        except Exception as exc:
+            if not outages.is_outage(exc):
+                raise
+            return outages.unavailable_page(request, outages.retry_after_of(exc))
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        throttled = getattr(form, "throttled", None)
+        if throttled is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(throttled.retry_after)
+        return response
 
     def has_permission(self, request):
         user = request.user

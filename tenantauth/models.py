@@ -8,11 +8,12 @@ rows expose them through explicit methods, never through a field a form could re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from tenantauth import crypto
+from tenantauth import crypto, text
 
 DEFAULT_CONNECTION = "Username-Password-Authentication"
 
@@ -36,7 +37,107 @@ GRANT_TYPE_CHOICES = [
 ]
 
 
-class Tenant(models.Model):
+CROSS_TENANT = "Select a valid choice. That choice belongs to another tenant."
+
+
+class ExcludeAwareCleanMixin:
+    """``clean()`` may report errors on fields a form does not show (a ModelForm validates
+    with ``exclude``; Django raises ``ValueError`` for an error keyed to a field the form
+    lacks): such errors become non-field errors, and text checks skip excluded fields."""
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        self._clean_exclude = set(exclude or ())
+        try:
+            super().full_clean(exclude, validate_unique, validate_constraints)
+        finally:
+            del self._clean_exclude
+
+    def _excluded(self) -> set:
+        return getattr(self, "_clean_exclude", set())
+
+    def _raise_errors(self, errors: dict[str, str]) -> None:
+        if not errors:
+            return
+        excluded = self._excluded()
+        keyed: dict[str, list[str]] = {}
+        for field, message in errors.items():
+            keyed.setdefault(NON_FIELD_ERRORS if field in excluded else field, []).append(message)
+        raise ValidationError(keyed)
+
+
+def _is_tenant_owned(model) -> bool:
+    try:
+        field = model._meta.get_field("tenant")
+    except FieldDoesNotExist:
+        return False
+    return field.is_relation and field.related_model is Tenant
+
+
+class TenantOwnedModel(ExcludeAwareCleanMixin, models.Model):
+    """A row of one tenant whose references stay inside that tenant.
+
+    ``clean()`` (run by ``full_clean``, hence by every service and every admin form) refuses
+    a foreign key to another tenant's row, and text holding control characters
+    (``tenantauth.text``) in any field a person edits. Django has no composite foreign keys,
+    so the same-tenant rule lives here and in the services that build rows without a form
+    (``validate_same_tenant``), rather than in the schema.
+    """
+
+    class Meta:
+        abstract = True
+
+    def clean(self):
+        super().clean()
+        self._raise_errors({**self.text_errors(), **self.cross_tenant_errors()})
+
+    def validate_same_tenant(self) -> None:
+        """Raise ``ValidationError`` when a reference points into another tenant."""
+        errors = self.cross_tenant_errors()
+        if errors:
+            raise ValidationError(errors)
+
+    def cross_tenant_errors(self) -> dict[str, str]:
+        errors = {}
+        tenant_id = self.tenant_id
+        if tenant_id is None:
+            return errors
+        for field in self._meta.concrete_fields:
+            if not field.many_to_one or field.name == "tenant":
+                continue
+            if not _is_tenant_owned(field.related_model):
+                continue
+            target_id = getattr(self, field.attname)
+            if target_id is None:
+                continue
+            if field.is_cached(self):
+                other = getattr(self, field.name).tenant_id
+            else:
+                other = (
+                    field.related_model._default_manager.filter(pk=target_id)
+                    .values_list("tenant_id", flat=True)
+                    .first()
+                )
+            if other != tenant_id:
+                errors[field.name] = CROSS_TENANT
+        return errors
+
+    def text_errors(self) -> dict[str, str]:
+        errors = {}
+        excluded = self._excluded()
+        for field in self._meta.concrete_fields:
+            if not field.editable or field.name in excluded:
+                continue
+            value = getattr(self, field.attname)
+            if isinstance(field, (models.CharField, models.TextField, models.JSONField)) and (
+                text.contains_control_characters(value)
+            ):
+                errors[field.name] = (
+                    "Control characters (such as NUL, tab or line breaks) are not allowed here."
+                )
+        return errors
+
+
+class Tenant(ExcludeAwareCleanMixin, models.Model):
     slug = models.SlugField(
         max_length=63,
         unique=True,
@@ -91,8 +192,20 @@ class Tenant(models.Model):
     def issuer(self) -> str:
         return f"{settings.PUBLIC_BASE_URL}/t/{self.slug}/"
 
+    def clean(self):
+        super().clean()
+        errors = {}
+        if "name" not in self._excluded() and text.has_control_characters(self.name or ""):
+            errors["name"] = "Control characters are not allowed here."
+        key_id = self.active_signing_key_id
+        if key_id is not None and self.pk is not None:
+            owner = SigningKey.objects.filter(pk=key_id).values_list("tenant_id", flat=True).first()
+            if owner != self.pk:
+                errors["active_signing_key"] = CROSS_TENANT
+        self._raise_errors(errors)
 
-class Membership(models.Model):
+
+class Membership(TenantOwnedModel):
     class Role(models.TextChoices):
         ADMIN = "admin", "Admin (configure)"
         AUDITOR = "auditor", "Auditor (read-only)"
@@ -113,7 +226,7 @@ class Membership(models.Model):
         return f"{self.user} @ {self.tenant} ({self.role})"
 
 
-class Application(models.Model):
+class Application(TenantOwnedModel):
     class AppType(models.TextChoices):
         REGULAR_WEB = "regular_web", "Regular Web Application"
         SPA = "spa", "Single Page Application"
@@ -209,8 +322,24 @@ class Application(models.Model):
     def has_grant(self, grant_type: str) -> bool:
         return grant_type in (self.grant_types or [])
 
+    def cross_tenant_errors(self) -> dict[str, str]:
+        errors = super().cross_tenant_errors()
+        wanted = [c for c in (self.allowed_clients or []) if isinstance(c, str)]
+        if len(wanted) != len(self.allowed_clients or []):
+            errors["allowed_clients"] = "Allowed APPs / APIs must be client IDs."
+        elif wanted and self.tenant_id is not None:
+            known = set(
+                Application.objects.filter(
+                    tenant_id=self.tenant_id, client_id__in=wanted
+                ).values_list("client_id", flat=True)
+            )
+            # The application itself is always allowed (and may not be saved yet).
+            if any(c not in known and c != self.client_id for c in wanted):
+                errors["allowed_clients"] = CROSS_TENANT
+        return errors
 
-class Connection(models.Model):
+
+class Connection(TenantOwnedModel):
     """A tenant's database connection; users sign in against one by name (``realm``)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
@@ -228,7 +357,7 @@ class Connection(models.Model):
         return f"{self.tenant.slug}/{self.name}"
 
 
-class TenantUser(models.Model):
+class TenantUser(TenantOwnedModel):
     """An end user of a tenant's database connection (not a platform account)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
@@ -262,7 +391,7 @@ class TenantUser(models.Model):
         return self.email
 
 
-class SigningKey(models.Model):
+class SigningKey(TenantOwnedModel):
     """An RS256 key pair of a tenant. One active; retired keys still verify until they expire."""
 
     class Status(models.TextChoices):
@@ -303,7 +432,7 @@ class SigningKey(models.Model):
         return crypto.decrypt(self.private_key_ciphertext)
 
 
-class RefreshToken(models.Model):
+class RefreshToken(TenantOwnedModel):
     """A refresh token, stored only as its SHA-256, bound to one client and one user.
 
     Tokens rotate on use: the used one is marked ``rotated_at`` and a new one joins the same
@@ -335,7 +464,7 @@ class RefreshToken(models.Model):
         return f"refresh token {self.token_hash[:12]}…"
 
 
-class AuthorizationCode(models.Model):
+class AuthorizationCode(TenantOwnedModel):
     """A one-time authorization code of the code flow, stored only as its SHA-256.
 
     A code lives about a minute and is spent by the first exchange (``used_at``). Presenting it

@@ -146,18 +146,41 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits and login throttling live here) ------------------------------------
+# Only the limiter (tenantauth.limiter) uses the cache. Short socket timeouts and no retries:
+# a hung Redis costs one timeout, after which the limiter's circuit breaker answers at once
+# (503 with Retry-After) for CACHE_BREAKER_COOLOFF_SECONDS before it probes again.
 REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_SOCKET_CONNECT_TIMEOUT = env.float("CACHE_SOCKET_CONNECT_TIMEOUT", default=0.25)
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.5)
+CACHE_BREAKER_COOLOFF_SECONDS = env.float("CACHE_BREAKER_COOLOFF_SECONDS", default=5)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tenantauth",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_SOCKET_CONNECT_TIMEOUT,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT,
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Throttles of credential checks and sign-ups (tenantauth.oidc.throttling): attempts per
+# fixed window. Password checks (hosted login, oauth/token password grants, /admin/login/):
+# per account at one address (Auth0's 10 consecutive failures), per account from anywhere,
+# per address across accounts. Client-secret checks: per client at one address. Sign-ups:
+# per address and per e-mail.
+LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=15 * 60)
+LOGIN_THROTTLE_USER_IP = env.int("LOGIN_THROTTLE_USER_IP", default=10)
+LOGIN_THROTTLE_USER = env.int("LOGIN_THROTTLE_USER", default=50)
+LOGIN_THROTTLE_IP = env.int("LOGIN_THROTTLE_IP", default=100)
+CLIENT_AUTH_THROTTLE_CLIENT_IP = env.int("CLIENT_AUTH_THROTTLE_CLIENT_IP", default=10)
+SIGNUP_THROTTLE_WINDOW_SECONDS = env.int("SIGNUP_THROTTLE_WINDOW_SECONDS", default=3600)
+SIGNUP_THROTTLE_IP = env.int("SIGNUP_THROTTLE_IP", default=20)
+SIGNUP_THROTTLE_EMAIL = env.int("SIGNUP_THROTTLE_EMAIL", default=5)
 
 # --- Auth / sessions -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

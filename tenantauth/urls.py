@@ -10,3 +10,6 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/", include("tenantauth.oidc.urls")),
     path("t/<slug:tenant_slug>/", include("delegation.urls")),
 ]
+
+# An outage that escapes a view or happens in a middleware is a 503 with Retry-After.
+handler500 = "tenantauth.outages.server_error"

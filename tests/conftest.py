@@ -6,7 +6,7 @@ Everything is created through the services, as the product itself does.
 import pytest
 from django.contrib.auth import get_user_model
 
-from tenantauth import services, signing
+from tenantauth import limiter, services, signing
 from tenantauth.models import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_DELEGATION_ID_TOKEN,
@@ -17,6 +17,7 @@ from tenantauth.models import (
     Application,
     Membership,
 )
+from tests.cache_backends import counter_store, own_redis  # noqa: F401 (fixtures)
 
 USER_PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "admin-password-123!"
@@ -37,6 +38,7 @@ def _fast_hashers_and_clean_caches(settings):
 
     cache.clear()
     signing.clear_caches()
+    limiter.reset()  # a breaker opened by one test's dead cache must not answer for the next
     yield
 
 

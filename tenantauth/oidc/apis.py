@@ -11,6 +11,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from tenantauth import selectors as core_selectors
+from tenantauth import text
 from tenantauth.http import client_ip
 from tenantauth.models import (
     GRANT_AUTHORIZATION_CODE,
@@ -20,7 +21,7 @@ from tenantauth.models import (
     Application,
     Tenant,
 )
-from tenantauth.oidc import selectors, services, tokens
+from tenantauth.oidc import selectors, services, throttling, tokens
 from tenantauth.oidc.errors import OAuthError, no_store, oauth_endpoint
 from tenantauth.oidc.parsing import basic_credentials, parse_body, require
 
@@ -63,31 +64,63 @@ def _require_method(request, *methods: str) -> None:
         )
 
 
-def authenticate_client(request, *, tenant: Tenant, params: dict) -> Application:
-    """client_secret_basic, client_secret_post, or none (public apps, which must use PKCE)."""
+def _client_credentials(request, *, params: dict) -> tuple[str, str, bool]:
+    """(client_id, client_secret, via Basic): client_secret_basic or client_secret_post."""
     basic = basic_credentials(request)
     if basic is not None:
         if "client_secret" in params:
             raise OAuthError("invalid_request", "Use only one client authentication method.")
         if params.get("client_id") not in (None, basic[0]):
             raise OAuthError("invalid_request", "client_id does not match the Basic credentials.")
-        client_id, secret = basic
-    else:
-        client_id, secret = require(params, "client_id"), params.get("client_secret", "")
+        return basic[0], basic[1], True
+    return require(params, "client_id"), params.get("client_secret", ""), False
+
+
+def authenticate_client(
+    request, *, tenant: Tenant, params: dict, attempt: throttling.Attempt | None = None
+) -> Application:
+    """client_secret_basic, client_secret_post, or none (public apps, which must use PKCE).
+
+    A secret check reports its outcome to ``attempt`` (the request's throttle reservation,
+    taken before the check when a secret is presented).
+    """
+    client_id, secret, via_basic = _client_credentials(request, params=params)
     failed = OAuthError(
         "invalid_client",
         "Client authentication failed.",
-        headers={"WWW-Authenticate": 'Basic realm="oauth"'} if basic is not None else None,
+        headers={"WWW-Authenticate": 'Basic realm="oauth"'} if via_basic else None,
     )
     app = client_for_sign_in(tenant=tenant, client_id=client_id)
     if app is None:
+        if secret and attempt is not None:
+            attempt.failed("client")
         raise failed
     if secret:
         if not hmac.compare_digest(secret.encode(), app.client_secret().encode()):
+            if attempt is not None:
+                attempt.failed("client")
             raise failed
+        if attempt is not None:
+            attempt.passed("client")
     elif not app.is_public:
         raise failed
     return app
+
+
+def _token_attempt(request, *, tenant: Tenant, params: dict, grant_type: str):
+    """The throttle slots of one token request, reserved in one round trip before any
+    credential is checked: the client secret (when one is presented) and the password of the
+    password grants."""
+    ip = client_ip(request)
+    client_id, secret, _ = _client_credentials(request, params=params)
+    counters = []
+    if secret:
+        counters += throttling.client_counters(tenant=tenant, client_id=client_id, ip=ip)
+    if grant_type in (GRANT_PASSWORD, GRANT_PASSWORD_REALM) and params.get("username"):
+        counters += throttling.password_counters(
+            realm=f"t{tenant.pk}", account=params["username"], ip=ip
+        )
+    return throttling.attempt(counters)
 
 
 def _json(data: dict, status: int = 200) -> JsonResponse:
@@ -101,7 +134,13 @@ def token(request, tenant_slug: str):
     _require_method(request, "POST")
     params = parse_body(request)
     grant_type = require(params, "grant_type")
-    application = authenticate_client(request, tenant=tenant, params=params)
+    with _token_attempt(request, tenant=tenant, params=params, grant_type=grant_type) as attempt:
+        return _json(_token_grant(request, tenant=tenant, params=params, attempt=attempt))
+
+
+def _token_grant(request, *, tenant: Tenant, params: dict, attempt) -> dict:
+    grant_type = params["grant_type"]
+    application = authenticate_client(request, tenant=tenant, params=params, attempt=attempt)
     if grant_type not in SUPPORTED_GRANTS:
         raise OAuthError("unsupported_grant_type", "Unsupported grant type.")
     if not application.has_grant(grant_type):
@@ -117,7 +156,7 @@ def token(request, tenant_slug: str):
             connection = selectors.connection_get(tenant=tenant)
             if connection is None:
                 raise OAuthError("invalid_request", "The tenant has no default connection.")
-        response = services.password_grant(
+        return services.password_grant(
             tenant=tenant,
             application=application,
             connection=connection,
@@ -125,23 +164,22 @@ def token(request, tenant_slug: str):
             password=require(params, "password"),
             scopes=services.scopes_parse(params.get("scope")),
             ip=client_ip(request),
+            attempt=attempt,
         )
-    elif grant_type == GRANT_AUTHORIZATION_CODE:
-        response = services.authorization_code_exchange(
+    if grant_type == GRANT_AUTHORIZATION_CODE:
+        return services.authorization_code_exchange(
             tenant=tenant,
             application=application,
             code=require(params, "code"),
             redirect_uri=require(params, "redirect_uri"),
             code_verifier=params.get("code_verifier", ""),
         )
-    else:
-        response = services.refresh_token_exchange(
-            tenant=tenant,
-            application=application,
-            token=require(params, "refresh_token"),
-            scope=params.get("scope") or None,
-        )
-    return _json(response)
+    return services.refresh_token_exchange(
+        tenant=tenant,
+        application=application,
+        token=require(params, "refresh_token"),
+        scope=params.get("scope") or None,
+    )
 
 
 @csrf_exempt
@@ -157,6 +195,8 @@ def signup(request, tenant_slug: str):
     connection = selectors.connection_get(tenant=tenant, name=require(params, "connection"))
     if connection is None:
         raise OAuthError("invalid_connection", "Connection not found.")
+    # Counted before the password is hashed, whatever the outcome (SIGNUP_THROTTLE_*).
+    throttling.signup_reserve(tenant=tenant, email=email, ip=client_ip(request))
     user = services.tenant_user_signup(
         tenant=tenant,
         connection=connection,
@@ -195,6 +235,8 @@ def userinfo(request, tenant_slug: str):
         claims = tokens.verify_access_token(tenant=tenant, token=value.strip())
     except tokens.InvalidAccessToken as exc:
         raise invalid from exc
+    if text.contains_control_characters(claims):  # verified claims obey the text rule too
+        raise invalid
     user = core_selectors.tenant_user_get(tenant=tenant, user_id=claims["sub"])
     if user is None or user.blocked:
         raise invalid

@@ -8,11 +8,11 @@ token, password or secret, never an exception message from a library.
 import functools
 import logging
 
-from django.core.cache.backends.base import InvalidCacheBackendError
-from django.db import DatabaseError
 from django.http import JsonResponse
 
-from tenantauth import signing
+from tenantauth import text
+from tenantauth.oidc import throttling
+from tenantauth.outages import is_outage, retry_after_of
 
 logger = logging.getLogger(__name__)
 
@@ -81,17 +81,9 @@ def error_response(exc: OAuthError, *, signup: bool = False) -> JsonResponse:
     return no_store(response)
 
 
-def _is_cache_failure(exc: Exception) -> bool:
-    # redis-py's errors (ConnectionError, TimeoutError) all derive from redis.RedisError.
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return isinstance(exc, InvalidCacheBackendError)
-    return isinstance(exc, (redis.RedisError, InvalidCacheBackendError))
-
-
 def oauth_endpoint(view=None, *, signup: bool = False):
-    """Answer ``OAuthError`` as JSON, unavailable stores as 503 and anything else as 500."""
+    """Answer ``OAuthError`` as JSON, throttling as 429, unavailable stores as 503 and
+    anything else as 500."""
 
     def decorate(func):
         @functools.wraps(func)
@@ -100,13 +92,24 @@ def oauth_endpoint(view=None, *, signup: bool = False):
                 return func(request, *args, **kwargs)
             except OAuthError as exc:
                 return error_response(exc, signup=signup)
-            except (DatabaseError, signing.KeyUnavailableError) as exc:
-                logger.warning("sign-in endpoint unavailable: %s", type(exc).__name__)
-                return _unavailable(signup)
+            except text.ControlCharacterError:
+                # The claims rule refused a stored attribute as a token claim.
+                return error_response(
+                    OAuthError("invalid_request", "A claim cannot be issued."), signup=signup
+                )
+            except throttling.Throttled as exc:
+                return error_response(
+                    OAuthError(
+                        "too_many_requests",
+                        "Too many attempts; try again later.",
+                        headers={"Retry-After": str(exc.retry_after)},
+                    ),
+                    signup=signup,
+                )
             except Exception as exc:
-                if _is_cache_failure(exc):
-                    logger.warning("sign-in endpoint cache unavailable: %s", type(exc).__name__)
-                    return _unavailable(signup)
+                if is_outage(exc):
+                    logger.warning("sign-in endpoint unavailable: %s", type(exc).__name__)
+                    return _unavailable(signup, retry_after_of(exc))
                 logger.exception("sign-in endpoint failed: %s", type(exc).__name__)
                 return error_response(
                     OAuthError("server_error", "The server could not handle the request."),
@@ -118,12 +121,12 @@ def oauth_endpoint(view=None, *, signup: bool = False):
     return decorate(view) if view is not None else decorate
 
 
-def _unavailable(signup: bool) -> JsonResponse:
+def _unavailable(signup: bool, retry_after: int = RETRY_AFTER_UNAVAILABLE) -> JsonResponse:
     return error_response(
         OAuthError(
             "temporarily_unavailable",
             "The service is temporarily unavailable; try again shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+            headers={"Retry-After": str(retry_after)},
         ),
         signup=signup,
     )

@@ -13,7 +13,7 @@ import binascii
 from contextlib import contextmanager
 from urllib.parse import unquote
 
-from tenantauth import bodies
+from tenantauth import bodies, text
 from tenantauth.oidc.errors import OAuthError
 
 FORM = bodies.FORM_MEDIA_TYPE
@@ -75,6 +75,8 @@ def parse_body(request, *, allow_objects: tuple[str, ...] = ()) -> dict:
         for name in allow_objects:
             if name in data:
                 data[name] = _json_object_param(name, data[name])
+    # First: the type and size errors below name the parameter.
+    refuse_control_characters(data)
     for key, value in data.items():
         if key in allow_objects:
             if not isinstance(value, dict):
@@ -85,6 +87,13 @@ def parse_body(request, *, allow_objects: tuple[str, ...] = ()) -> dict:
         if len(value) > MAX_PARAM_CHARS:
             raise OAuthError("invalid_request", f"Parameter '{key[:64]}' is too long.")
     return data
+
+
+def refuse_control_characters(data: dict) -> None:
+    """No parameter name or value (nested objects included) may hold a control character
+    (``tenantauth.text``): 400 ``invalid_request``, the name not echoed."""
+    if text.contains_control_characters(data):
+        raise OAuthError("invalid_request", "A parameter contains characters that are not allowed.")
 
 
 def basic_credentials(request) -> tuple[str, str] | None:
@@ -102,7 +111,9 @@ def basic_credentials(request) -> tuple[str, str] | None:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise OAuthError("invalid_client", "Client authentication failed.")
-    return unquote(client_id), unquote(secret)
+    client_id, secret = unquote(client_id), unquote(secret)
+    refuse_control_characters({"client_id": client_id, "client_secret": secret})
+    return client_id, secret
 
 
 def require(params: dict, name: str) -> str:

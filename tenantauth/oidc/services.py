@@ -134,21 +134,40 @@ def tenant_user_signup(
 
 # --- passwords -------------------------------------------------------------------------------
 def user_authenticate(
-    *, tenant: Tenant, connection: Connection, email: str, password: str, ip: str
+    *,
+    tenant: Tenant,
+    connection: Connection,
+    email: str,
+    password: str,
+    ip: str,
+    attempt: throttling.Attempt | None = None,
 ) -> TenantUser:
-    """Check an email and password, throttling failures per (user, IP), user and IP.
+    """Check an email and password under the password throttle (``throttling``).
+
+    ``attempt`` is the caller's reservation when it covers more than this check (the token
+    endpoint reserves client and password slots in one round trip); without one, slots are
+    reserved here, before anything is looked up or hashed. Raises ``throttling.Throttled``
+    (429) when a counter is full, ``limiter.LimiterUnavailable`` (503) when the counters cannot
+    be reached, ``OAuthError("invalid_grant")`` for wrong credentials.
 
     An unknown email costs the same password hashing as a known one, and answers the same.
     A blocked user is told so only after giving the right password.
     """
-    try:
-        throttling.check(tenant=tenant, email=email, ip=ip)
-    except throttling.Throttled as exc:
-        raise OAuthError(
-            "too_many_requests",
-            "Too many failed login attempts; try again later.",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
+    if attempt is None:
+        with throttling.attempt(
+            throttling.password_counters(realm=f"t{tenant.pk}", account=email, ip=ip)
+        ) as own:
+            return _password_check(
+                tenant=tenant, connection=connection, email=email, password=password, attempt=own
+            )
+    return _password_check(
+        tenant=tenant, connection=connection, email=email, password=password, attempt=attempt
+    )
+
+
+def _password_check(
+    *, tenant: Tenant, connection: Connection, email: str, password: str, attempt
+) -> TenantUser:
     user = selectors.tenant_user_get_by_email(tenant=tenant, connection=connection, email=email)
     if user is None:
         make_password(password)  # the same hashing work as checking a real password
@@ -160,9 +179,9 @@ def user_authenticate(
             setter=lambda raw: core_services.tenant_user_set_password(user=user, password=raw),
         )
     if not valid:
-        throttling.record_failure(tenant=tenant, email=email, ip=ip)
+        attempt.failed("password")
         raise OAuthError("invalid_grant", WRONG_CREDENTIALS)
-    throttling.record_success(tenant=tenant, email=email, ip=ip)
+    attempt.passed("password")
     if user.blocked:
         raise OAuthError("invalid_grant", USER_BLOCKED)
     TenantUser.objects.filter(tenant=tenant, pk=user.pk).update(last_login=timezone.now())
@@ -180,7 +199,7 @@ def _refresh_token_create(
     expires_at: datetime,
 ) -> str:
     token = secrets.token_urlsafe(48)
-    RefreshToken.objects.create(
+    row = RefreshToken(
         tenant=tenant,
         application=application,
         user=user,
@@ -189,6 +208,8 @@ def _refresh_token_create(
         scope=scope,
         expires_at=expires_at,
     )
+    row.validate_same_tenant()  # application and user of this tenant (no query: both loaded)
+    row.save(force_insert=True)
     return token
 
 
@@ -253,9 +274,15 @@ def password_grant(
     password: str,
     scopes: list[str],
     ip: str,
+    attempt: throttling.Attempt | None = None,
 ) -> dict:
     user = user_authenticate(
-        tenant=tenant, connection=connection, email=username, password=password, ip=ip
+        tenant=tenant,
+        connection=connection,
+        email=username,
+        password=password,
+        ip=ip,
+        attempt=attempt,
     )
     return tokens_issue(
         tenant=tenant,
@@ -280,7 +307,7 @@ def authorization_code_create(
 ) -> str:
     """A fresh one-time code; only its hash is stored."""
     code = secrets.token_urlsafe(32)
-    AuthorizationCode.objects.create(
+    row = AuthorizationCode(
         tenant=tenant,
         application=application,
         user=user,
@@ -292,6 +319,8 @@ def authorization_code_create(
         auth_time=auth_time,
         expires_at=timezone.now() + AUTHORIZATION_CODE_LIFETIME,
     )
+    row.validate_same_tenant()  # application and user of this tenant (no query: both loaded)
+    row.save(force_insert=True)
     return code
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import jwt
 from django.conf import settings
 
-from tenantauth import selectors, signing
+from tenantauth import selectors, signing, text
 from tenantauth.models import Application, Tenant, TenantUser
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -39,7 +39,7 @@ def user_claims(*, user: TenantUser, scopes: set[str]) -> dict:
     if "email" in scopes:
         claims["email"] = user.email
         claims["email_verified"] = user.email_verified
-    return claims
+    return text.copied_claims_check(claims)  # the claims rule, as for delegation tokens
 
 
 def id_token_build(

@@ -6,6 +6,8 @@ client and that redirect_uri are known to be genuine (RFC 6749 section 4.1.2.1);
 they are shown on the page, so this endpoint can never be used as an open redirector.
 """
 
+import functools
+import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -15,13 +17,16 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
+from tenantauth import outages, text
 from tenantauth import selectors as core_selectors
 from tenantauth.http import client_ip
 from tenantauth.models import GRANT_AUTHORIZATION_CODE, Application, Tenant
-from tenantauth.oidc import selectors, services
+from tenantauth.oidc import selectors, services, throttling
 from tenantauth.oidc.apis import client_for_sign_in
 from tenantauth.oidc.errors import OAuthError, error_response
 from tenantauth.oidc.forms import LoginForm
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE = "oidc/login.html"
 SINGLE_VALUED = (
@@ -149,8 +154,26 @@ def _page(request, *, tenant, auth=None, form=None, error="", status=200, header
     return response
 
 
+def _outage_page(view):
+    """A store that cannot be reached (PostgreSQL on the GET, Redis on the password POST) is
+    the 503 page with Retry-After, not a 500."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Exception as exc:
+            if not outages.is_outage(exc):
+                raise
+            logger.warning("hosted login unavailable: %s", type(exc).__name__)
+            return outages.unavailable_page(request, outages.retry_after_of(exc))
+
+    return wrapper
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
+@_outage_page
 def authorize(request, tenant_slug: str):
     tenant = core_selectors.tenant_get(slug=tenant_slug)
     if tenant is None:
@@ -158,6 +181,14 @@ def authorize(request, tenant_slug: str):
     if request.method not in ("GET", "POST"):
         return error_response(
             OAuthError("method_not_allowed", "Use GET or POST.", headers={"Allow": "GET, POST"})
+        )
+    if text.query_has_control_characters(request.GET):
+        # Before anything is looked up: such a value names no client, callback or state.
+        return _page(
+            request,
+            tenant=tenant,
+            error="The request contains characters that are not allowed.",
+            status=400,
         )
     try:
         auth = _parse(tenant, request.GET)
@@ -197,9 +228,19 @@ def authorize(request, tenant_slug: str):
             password=form.cleaned_data["password"],
             ip=client_ip(request),
         )
+    except throttling.Throttled as exc:
+        form = LoginForm(initial={"email": form.cleaned_data["email"]})
+        return _page(
+            request,
+            tenant=tenant,
+            auth=auth,
+            form=form,
+            error="Too many failed attempts. Wait a while before trying again.",
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except OAuthError as exc:
         message = {
-            "too_many_requests": "Too many failed attempts. Wait a while before trying again.",
             "invalid_grant": "Your account has been blocked."
             if exc.description == services.USER_BLOCKED
             else services.WRONG_CREDENTIALS,
@@ -211,7 +252,7 @@ def authorize(request, tenant_slug: str):
             auth=auth,
             form=form,
             error=message,
-            status=exc.status if exc.error == "too_many_requests" else 400,
+            status=400,
             headers=exc.headers,
         )
     code = services.authorization_code_create(

@@ -6,13 +6,9 @@ by itself."""
 
 import json
 import os
-import pwd
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,9 +21,9 @@ from delegation.models import AuditEvent
 from tenantauth import crypto, signing
 from tenantauth.models import Application
 from tests.delegation.helpers import GRANT_JWT_BEARER, assert_error, delegate
+from tests.servers import OwnPostgres, can_run_postgres, free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def _no_token_and_no_sd_row(response):
@@ -178,84 +174,8 @@ def test_d30_tenant_lookup_database_error_is_503(client, tenant_a, monkeypatch, 
 # --- a real server whose database goes away ----------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _can_run_postgres() -> bool:
-    if not (PG_BIN / "initdb").exists() or not shutil.which("runuser"):
-        return False
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return False
-    return os.geteuid() == 0
-
-
-class OwnPostgres:
-    """A throw-away PostgreSQL cluster on its own port, owned by this test."""
-
-    def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="deleg-pg-"))
-        self.data = self.root / "data"
-        self.port = _free_port()
-        pg = pwd.getpwnam("postgres")
-        os.chown(self.root, pg.pw_uid, pg.pw_gid)
-        self._run(
-            PG_BIN / "initdb",
-            "-D",
-            self.data,
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        )
-
-    def _run(self, *args):
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *map(str, args)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self):
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c max_connections=20"
-        )
-        self._run(
-            PG_BIN / "pg_ctl",
-            "-D",
-            self.data,
-            "-l",
-            self.root / "log",
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-
-    def stop(self):
-        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop")
-
-    def destroy(self):
-        try:
-            self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
-        shutil.rmtree(self.root, ignore_errors=True)
+_free_port = free_port
+_can_run_postgres = can_run_postgres
 
 
 class FaultServer:

@@ -1,6 +1,8 @@
 """The success path and SECURITY-CASES D25-D28: target, allow-list, api_type, scope, reserved
 claims, one audit row per issued token."""
 
+import time
+
 import jwt
 import pytest
 
@@ -21,7 +23,9 @@ def test_success_token_for_target_verifies_with_target_key_only(
     services.application_update(
         application=api_c, jwt_signature_algorithm=target_alg, jwt_lifetime_seconds=600
     )
-    response = delegate(client, setup, source=source)
+    signed_in = int(time.time()) - 3600
+    incoming = id_token_for(setup["tenant"], source, setup["user"], auth_time=signed_in)
+    response = delegate(client, setup, source=source, token=incoming)
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store" and response["Pragma"] == "no-cache"
     assert response["Content-Type"] == "application/json"
@@ -29,7 +33,8 @@ def test_success_token_for_target_verifies_with_target_key_only(
     assert set(data) == {"id_token", "token_type", "expires_in"}
     assert data["token_type"] == "Bearer" and data["expires_in"] == 600
     claims = verify_issued(data["id_token"], tenant=setup["tenant"], target=api_c)
-    assert set(claims) == {"iss", "sub", "aud", "iat", "exp", "jti"}
+    assert set(claims) == {"iss", "sub", "aud", "iat", "exp", "jti", "auth_time"}
+    assert claims["auth_time"] == signed_in  # the original sign-in, carried on (D33)
     assert claims["sub"] == setup["user"].user_id and claims["aud"] == api_c.client_id
     assert claims["exp"] - claims["iat"] == 600 and len(claims["jti"]) == 32
     with pytest.raises(jwt.InvalidTokenError):
@@ -164,7 +169,7 @@ def test_scope_attributes(client, tenant_a, scope, expected):
     claims = verify_issued(
         response.json()["id_token"], tenant=tenant_a["tenant"], target=tenant_a["apiC"]
     )
-    assert set(claims) - {"iss", "sub", "aud", "iat", "exp", "jti"} == expected
+    assert set(claims) - {"iss", "sub", "aud", "iat", "exp", "jti", "auth_time"} == expected
     user = tenant_a["user"]
     for name in expected:
         assert claims[name] == getattr(user, name)

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from delegation.models import AuditEvent
-from tenantauth import signing
+from tenantauth import roles, signing
 from tenantauth.models import Application, Connection, Membership, SigningKey, TenantUser
 from tests.conftest import ADMIN_PASSWORD
 from tests.tenantauth.helpers import form_data, snapshot
@@ -428,29 +428,32 @@ def test_a06_secrets_not_in_pages_or_logs(client, tenant_a, staff_user, caplog, 
     client.force_login(staff_user if who == "staff" else tenant_a[who])
     key = SigningKey.objects.filter(tenant=tenant_a["tenant"]).first()
     event = AuditEvent.objects.filter(tenant=tenant_a["tenant"]).first()
-    urls = [
-        f"{ADMIN}/",
-        f"{ADMIN}/tenantauth/application/",
-        f"{ADMIN}/tenantauth/tenant/",
-        f"{ADMIN}/tenantauth/signingkey/",
-        f"{ADMIN}/tenantauth/tenantuser/",
-        f"{ADMIN}/tenantauth/connection/",
-        f"{ADMIN}/delegation/auditevent/",
-        url_of("application", api_c.pk),
-        url_of("application", tenant_a["appA"].pk),
-        url_of("tenant", tenant_a["tenant"].pk),
-        url_of("signingkey", key.pk),
-        url_of("auditevent", event.pk),
-        url_of("application", api_c.pk, "history"),
-        url_of("tenant", tenant_a["tenant"].pk, "history"),
+    pages = [
+        (f"{ADMIN}/", None),
+        (f"{ADMIN}/tenantauth/application/", "tenantauth.application"),
+        (f"{ADMIN}/tenantauth/tenant/", "tenantauth.tenant"),
+        (f"{ADMIN}/tenantauth/signingkey/", "tenantauth.signingkey"),
+        (f"{ADMIN}/tenantauth/tenantuser/", "tenantauth.tenantuser"),
+        (f"{ADMIN}/tenantauth/connection/", "tenantauth.connection"),
+        (f"{ADMIN}/delegation/auditevent/", "delegation.auditevent"),
+        (url_of("application", api_c.pk), "tenantauth.application"),
+        (url_of("application", tenant_a["appA"].pk), "tenantauth.application"),
+        (url_of("tenant", tenant_a["tenant"].pk), "tenantauth.tenant"),
+        (url_of("signingkey", key.pk), "tenantauth.signingkey"),
+        (url_of("auditevent", event.pk), "delegation.auditevent"),
+        (url_of("application", api_c.pk, "history"), "tenantauth.application"),
+        (url_of("tenant", tenant_a["tenant"].pk, "history"), "tenantauth.tenant"),
     ]
     markers = [*_secret_markers(tenant_a), new_secret]
-    for url in urls:
+    role = "staff" if who == "staff" else who
+    for url, model in pages:
         response = client.get(url)
-        assert response.status_code == 200, url
+        readable = model is None or roles.allowed(role, model, "view")
+        assert response.status_code == (200 if readable else 403), url
         content = response.content.decode()
         assert not [m for m in markers if m in content], url
-    assert "Rotated the client secret." in client.get(urls[-2]).content.decode()
+    if roles.allowed(role, "tenantauth.application", "view"):
+        assert "Rotated the client secret." in client.get(pages[-2][0]).content.decode()
     assert not [m for m in markers if m in caplog.text]
 
 
@@ -704,22 +707,40 @@ def test_a10_outsiders_get_the_login_page_and_no_data(client, tenant_a, outsider
     assert fresh.get(f"{ADMIN}/").status_code == 302
 
 
-def test_a10_auditor_reads(client, tenant_a, a_audit):
-    """An auditor reads applications, users and the audit log of its tenant."""
+def test_a10_auditor_reads_the_audit_log_and_nothing_else(client, tenant_a, a_audit):
+    """An auditor reads the audit log of its tenant, which names the applications and the user
+    beside their IDs; applications, users (personal data), keys, members and tenant settings
+    are 403 (tenantauth.roles)."""
     client.force_login(tenant_a["auditor"])
-    for url, expected in [
-        (f"{ADMIN}/tenantauth/application/", tenant_a["apiC"].client_id),
-        (url_of("application", tenant_a["apiC"].pk), tenant_a["apiC"].client_id),
-        (f"{ADMIN}/tenantauth/tenantuser/", tenant_a["user"].email),
-        (f"{ADMIN}/delegation/auditevent/", "invalid_target"),
-        (url_of("auditevent", a_audit.pk), "A-AUDIT-MARKER"),
-    ]:
+    for url in [f"{ADMIN}/delegation/auditevent/", url_of("auditevent", a_audit.pk)]:
         response = client.get(url)
         assert response.status_code == 200, url
-        assert expected in response.content.decode(), url
-    change_page = client.get(url_of("application", tenant_a["apiC"].pk)).content.decode()
-    assert 'name="_save"' not in change_page
-    assert "reveal-secret" not in change_page
+        content = response.content.decode()
+        for expected in [
+            "invalid_target",
+            "appA",
+            tenant_a["appA"].client_id,
+            "apiC",
+            tenant_a["apiC"].client_id,
+            tenant_a["user"].email,
+            tenant_a["user"].user_id,
+        ]:
+            assert expected in content, (url, expected)
+    assert "A-AUDIT-MARKER" in client.get(url_of("auditevent", a_audit.pk)).content.decode()
+    for url in [
+        f"{ADMIN}/tenantauth/application/",
+        url_of("application", tenant_a["apiC"].pk),
+        f"{ADMIN}/tenantauth/tenantuser/",
+        url_of("tenantuser", tenant_a["user"].pk),
+        f"{ADMIN}/tenantauth/tenant/",
+        url_of("tenant", tenant_a["tenant"].pk),
+        f"{ADMIN}/tenantauth/signingkey/",
+        f"{ADMIN}/tenantauth/membership/",
+        f"{ADMIN}/tenantauth/connection/",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert tenant_a["user"].email not in response.content.decode(), url
 
 
 @pytest.mark.parametrize(

@@ -115,12 +115,14 @@ def test_non_member_gets_nothing(client, tenant_a, tenant_b, is_staff):
     assert [_row(u) for u in users] == before
 
 
-def test_auditor_reads_but_cannot_block_or_reset(client, tenant_a):
-    """A's auditor may view A's user but neither block nor reset the password."""
+def test_auditor_neither_reads_nor_blocks_or_resets(client, tenant_a):
+    """A's auditor may not open A's user (personal data: tenantauth.roles), block it or reset
+    its password."""
     client.force_login(tenant_a["auditor"])
     user = tenant_a["user"]
     before = _row(user)
-    assert client.get(f"{LIST}{user.pk}/change/").status_code == 200
+    page = client.get(f"{LIST}{user.pk}/change/")
+    assert page.status_code == 403 and user.email.encode() not in page.content
     _block(client, "block_users", user.pk)
     response = client.post(
         f"{LIST}{user.pk}/password/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
