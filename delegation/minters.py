@@ -195,7 +195,9 @@ def register(api_type: str, minter: Minter) -> None:
 
 
 def register_default_resolver(resolver: Callable[..., str | None]) -> None:
-    _default_resolvers.append(resolver)
+    """Add a rule for an omitted ``api_type`` (registering the same one twice is a no-op)."""
+    if resolver not in _default_resolvers:
+        _default_resolvers.append(resolver)
 
 
 def canonical_api_type(api_type: str) -> str:
