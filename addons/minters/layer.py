@@ -13,8 +13,9 @@ import time
 import jwt
 
 from addons import claims
-from addons.minters.base import AddonMinter, expiry, new_id, parameter_refused, rsa_private_key
+from addons.minters.base import AddonMinter, expiry, new_id, rsa_private_key
 from delegation import minters
+from delegation.errors import DelegationError
 
 PRINCIPAL_MAX_CHARS = 256
 
@@ -29,7 +30,11 @@ class LayerMinter(AddonMinter):
     def build(self, *, request, config, params) -> minters.Minted:
         nonce = params.get("nonce")
         if not nonce:
-            raise parameter_refused("nonce missing")
+            raise DelegationError(
+                "invalid_request",
+                description="Missing required parameter: nonce.",
+                reason="nonce missing",
+            )
         claims.copied_claims_check({"nce": nonce})
         settings = config.settings
         principal = claims.user_identifier(

@@ -259,3 +259,14 @@ def test_no_delete(admin, tenant_a, configure):
     response = admin.post(f"{BASE}/{config.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert AddonConfiguration.objects.filter(pk=config.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["secrets_ciphertext__startswith=gAAAA", "secrets_ciphertext__regex=.", "secrets_ciphertext=x"],
+)
+def test_changelist_refuses_lookups_on_the_ciphertext(admin, tenant_a, configure, query):
+    """A11: a filter on the ciphertext column is refused (400), never a row count."""
+    configure(tenant_a, "wams")
+    response = admin.get(f"{BASE}/?{query}")
+    assert response.status_code == 400

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from firebase_admin import auth as firebase_auth
 from firebase_admin import credentials
 
+from addons.minters import firebase as firebase_minter
 from addons.minters.firebase import FIREBASE_AUDIENCE
 from tenantauth import services as tenant_services
 from tests.delegation.helpers import delegate
@@ -234,3 +235,22 @@ def test_emulator_does_not_check_signatures_so_we_do(
     jwt.decode(token, public, algorithms=["RS256"], audience=FIREBASE_AUDIENCE)
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(tampered, public, algorithms=["RS256"], audience=FIREBASE_AUDIENCE)
+
+
+@pytest.mark.parametrize("name", sorted(firebase_minter.RESERVED_CLAIMS))
+def test_custom_token_never_carries_a_reserved_claim(rsa_pem, name):
+    """Firebase's reserved names (acr amr at_hash aud auth_time azp cnf c_hash exp firebase
+    iat iss jti nbf nonce sub) are refused inside claims, as firebase-admin refuses them."""
+    with pytest.raises(ValueError):
+        firebase_minter.custom_token(
+            client_email=CLIENT_EMAIL,
+            private_key_id=KEY_ID,
+            private_key_pem=rsa_pem,
+            uid="u1",
+            now=0,
+            lifetime=60,
+            developer_claims={name: "x"},
+        )
+    from firebase_admin import _token_gen
+
+    assert firebase_minter.RESERVED_CLAIMS == _token_gen.RESERVED_CLAIMS
