@@ -62,10 +62,23 @@ def addon_configure(
     config = existing or AddonConfiguration(tenant=tenant, application=application, addon=addon)
     before_enabled = existing.enabled if existing else None
     before_settings = dict(existing.settings) if existing else {}
-    stored = existing.secret_values() if existing else {}
-
     kept = form.kept_secret_names()
     typed = form.typed_secrets()
+    try:
+        stored = existing.secret_values() if existing else {}
+    except crypto.DecryptionError:
+        # Written under a field-encryption key since dropped: what cannot be read must be
+        # typed again (never silently lost, never replaced by a guess).
+        stored = {}
+        missing = [name for name in kept if name not in typed]
+        if missing:
+            raise ValidationError(
+                {
+                    name: "The stored value cannot be decrypted with the configured keys; "
+                    "type it again."
+                    for name in missing
+                }
+            ) from None
     merged = {name: value for name, value in stored.items() if name in kept}
     merged.update(typed)
     secret_changes = {name: "replaced" for name in typed}

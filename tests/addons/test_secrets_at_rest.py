@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
@@ -77,3 +78,17 @@ def test_undecryptable_secrets_give_500_and_nothing_issued(client, tenant_a, con
     assert set(response.json()) == {"error", "error_description"}
     assert not [row for row in audit() if row.type == "sd"]
     assert delegate(client, tenant_a, api_type="app").status_code == 200
+
+
+def test_undecryptable_stored_secret_must_be_typed_again(tenant_a, configure, keys):
+    """Saving a configuration whose stored secrets no key opens: without the secret typed
+    again a clear error on that field (nothing saved); typed again it saves."""
+    config = configure(tenant_a, "wams")
+    foreign = Fernet(Fernet.generate_key()).encrypt(b'{"master_key": "x"}').decode()
+    AddonConfiguration.objects.filter(pk=config.pk).update(secrets_ciphertext=foreign)
+    with pytest.raises(ValidationError) as excinfo:
+        configure(tenant_a, "wams", secrets={}, lifetime_in_seconds=60)
+    assert "cannot be decrypted" in excinfo.value.message_dict["master_key"][0]
+    assert AddonConfiguration.objects.get(pk=config.pk).settings["lifetime_in_seconds"] == 3600
+    saved = configure(tenant_a, "wams", lifetime_in_seconds=60)
+    assert saved.secret_values() == {"master_key": keys["wams_master_key"]}
