@@ -4,14 +4,16 @@ Run: ``make bench`` (or ``.venv/bin/python bench/delegation.py``). It needs Post
 (``BENCH_DATABASE_URL``, default the local server), Redis (``BENCH_REDIS_URL``) and ``wrk``
 (installed with apt-get when missing and running as root).
 
-It creates a fresh database, loads one tenant with a source app, an HS256 target and an RS256
-target (plus filler applications, users and audit rows so nothing benefits from an empty
-table), starts gunicorn, and drives it from a second process (wrk) at the reference view, the
-HS256 delegation and the RS256 delegation in turn, every response checked. It prints requests/s,
-p50 and p99 for each, and the ratios the targets are stated in:
+It creates a fresh database, loads one tenant with a source app, an HS256 target, an RS256
+target and two add-on targets (Firebase custom token, Azure Blob SAS), plus filler
+applications, add-on configurations, users and audit rows so nothing benefits from an empty
+table, starts gunicorn, and drives it from a second process (wrk) at the reference view and
+each delegation in turn, every response checked. It prints requests/s, p50 and p99 for each,
+and the ratios the targets are stated in:
 
 * HS256 delegation throughput >= 80 % of the reference's, p99 <= 2x the reference's;
-* RS256 cost per request <= 1.3x HS256's.
+* RS256 cost per request <= 1.3x HS256's;
+* (reported) each add-on's cost per request relative to the RS256 / HS256 app token.
 """
 
 import argparse
@@ -56,8 +58,9 @@ def load_fixture(env) -> dict:
 import json, time, django
 django.setup()
 import jwt
+from addons import services as addon_services
 from delegation.models import AuditEvent
-from tenantauth import services
+from tenantauth import services, signing
 from tenantauth.models import Application, Tenant, GRANT_DELEGATION_ID_TOKEN
 
 tenant = services.tenant_create(slug="bench", name="Bench")
@@ -71,6 +74,31 @@ hs = services.application_create(tenant=tenant, name="apiHS", app_type="resource
 rs = services.application_create(tenant=tenant, name="apiRS", app_type="resource_server",
                                  jwt_signature_algorithm="RS256",
                                  allowed_clients=fillers + [source.client_id])
+AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
+               "KBHBeksoGMGw==")
+fb = services.application_create(tenant=tenant, name="apiFirebase", app_type="resource_server",
+                                 allowed_clients=fillers + [source.client_id])
+blob = services.application_create(tenant=tenant, name="apiBlob", app_type="resource_server",
+                                   allowed_clients=fillers + [source.client_id])
+pem = signing.private_key_to_pem(signing.generate_rsa_private_key())
+firebase = ({"token_format": "custom_token", "client_email": "bench@demo.iam.gserviceaccount.com",
+             "private_key_id": "ab" * 20, "lifetime_in_seconds": 3600,
+             "uid_attribute": "user_id", "claims_attributes": ["email"]},
+            {"private_key": pem})
+azure_blob = ({"account_name": "devstoreaccount1", "container_name": "bench",
+               "blob_name": "report.txt", "expiration": 5, "signed_identifier": "",
+               "blob_read": True, "blob_write": True, "blob_delete": False,
+               "container_read": True, "container_write": False, "container_delete": False,
+               "container_list": False, "https_only": True, "allow_blob_name_override": False,
+               "allow_container_name_override": False},
+              {"storage_access_key": AZURITE_KEY})
+for target, addon, (settings, secrets) in [(fb, "firebase", firebase),
+                                           (blob, "azure_blob", azure_blob)]:
+    addon_services.addon_configure(tenant=tenant, application=target, addon=addon,
+                                   enabled=True, settings=settings, secrets=secrets)
+for filler in Application.objects.filter(tenant=tenant, name__startswith="filler")[:20]:
+    addon_services.addon_configure(tenant=tenant, application=filler, addon="azure_blob",
+                                   enabled=True, settings=azure_blob[0], secrets=azure_blob[1])
 users = [services.tenant_user_create(tenant=tenant, email=f"u{i}@bench.example",
                                      password="bench-password-1") for i in range(200)]
 AuditEvent.objects.bulk_create([
@@ -81,7 +109,7 @@ now = int(time.time())
 id_token = jwt.encode({"iss": tenant.issuer, "sub": users[7].user_id, "aud": source.client_id,
                        "iat": now, "exp": now + 3600}, source.client_secret(), algorithm="HS256")
 print(json.dumps({"source": source.client_id, "hs": hs.client_id, "rs": rs.client_id,
-                  "id_token": id_token}))
+                  "fb": fb.client_id, "blob": blob.client_id, "id_token": id_token}))
 """
     out = subprocess.run(
         [PY, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -221,11 +249,33 @@ def main():
                     "scope": "openid",
                 },
             ),
+            "add-on Firebase": (
+                "/t/bench/delegation",
+                {
+                    "client_id": fx["source"],
+                    "target": fx["fb"],
+                    "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    "id_token": fx["id_token"],
+                    "api_type": "firebase",
+                },
+            ),
+            "add-on Azure Blob": (
+                "/t/bench/delegation",
+                {
+                    "client_id": fx["source"],
+                    "target": fx["blob"],
+                    "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    "id_token": fx["id_token"],
+                    "api_type": "azure_blob",
+                },
+            ),
         }
+        expected = {"add-on Azure Blob": "azure_blob_sas"}
         for name, (path, body) in cases.items():
             status, payload = post(path, body)
-            if status != 200 or "id_token" not in payload:
-                raise SystemExit(f"{name}: expected 200 with id_token, got {status} {payload}")
+            key = expected.get(name, "id_token")
+            if status != 200 or key not in payload:
+                raise SystemExit(f"{name}: expected 200 with {key}, got {status} {payload}")
             wrk(path, body, seconds=2, connections=args.connections)  # warm-up
         results: dict[str, dict] = {}
         for _ in range(args.rounds):
@@ -241,9 +291,9 @@ def main():
         f"\nworkers={args.workers} connections={args.connections} seconds={args.seconds} "
         f"rounds={args.rounds} (best round kept)"
     )
-    print(f"{'case':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'case':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for name, r in results.items():
-        print(f"{name:<18} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
+        print(f"{name:<20} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
     ref, hs, rs = results["reference"], results["delegation HS256"], results["delegation RS256"]
     throughput = hs["rps"] / ref["rps"]
     p99 = hs["p99"] / ref["p99"]
@@ -260,6 +310,9 @@ def main():
         f"RS256 cost / HS256 cost:      {rs_cost:.2f}  (target <= 1.30) "
         f"{'OK' if rs_cost <= 1.3 else 'MISSED'}"
     )
+    fb, blob = results["add-on Firebase"], results["add-on Azure Blob"]
+    print(f"Firebase cost / RS256 cost:   {rs['rps'] / fb['rps']:.2f}  (both one RS256 signature)")
+    print(f"Azure Blob cost / HS256 cost: {hs['rps'] / blob['rps']:.2f}  (both one HMAC)")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Minters: what ``/delegation`` issues for each ``api_type``, and the dispatch table.
 
-Dispatch hook (for the add-ons issue)
--------------------------------------
+Dispatch hook
+-------------
 ``MINTERS`` maps an ``api_type`` to a ``Minter``. ``app`` (and its alias ``auth0``) map to
 ``AppMinter``. The add-on api_types in ``ADDON_API_TYPES`` are *known* (a request naming one
-is well formed) but have no minter yet, so they answer ``invalid_target``. An add-on module
-registers its minter at import time (e.g. from its ``AppConfig.ready()``)::
+is well formed); those without a registered minter answer ``invalid_target``. The ``addons``
+app registers its minters (``addons.registry``: firebase, azure_blob, azure_sb, layer, wams)
+and the default-``api_type`` rule from ``AddonsConfig.ready()``; an add-on module does::
 
     from delegation import minters
 
@@ -27,7 +28,8 @@ registers its minter at import time (e.g. from its ``AppConfig.ready()``)::
 
 and may override which api_type an omitted ``api_type`` means for a target with
 ``minters.register_default_resolver(func)`` (``func(*, tenant, target) -> str | None``; the
-first non-None answer wins, else ``app``).
+first non-None answer wins, else ``app``). The add-ons' rule: the target's first enabled
+add-on in the order of ``ADDON_API_TYPES`` (``addons.selectors.default_api_type``).
 
 A minter never takes reserved claims (``iss sub aud iat exp jti auth_time`` ...) from
 ``request.extra`` (the free-form parameters): those are the server's. A token that names its
@@ -209,7 +211,9 @@ def register(api_type: str, minter: Minter) -> None:
 
 
 def register_default_resolver(resolver: Callable[..., str | None]) -> None:
-    _default_resolvers.append(resolver)
+    """Add a rule for an omitted ``api_type`` (registering the same one twice is a no-op)."""
+    if resolver not in _default_resolvers:
+        _default_resolvers.append(resolver)
 
 
 def canonical_api_type(api_type: str) -> str:

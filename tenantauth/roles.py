@@ -35,6 +35,8 @@ RIGHTS: dict[str, dict[str, str]] = {
     "tenantauth.tenantuser": {ADMIN: _ALL, AUDITOR: "", STAFF: _ALL},
     "tenantauth.signingkey": {ADMIN: "view", AUDITOR: "", STAFF: "view"},
     "delegation.auditevent": {ADMIN: "view", AUDITOR: "view", STAFF: "view"},
+    # No delete: an add-on is switched off; its row goes with its application.
+    "addons.addonconfiguration": {ADMIN: "view add change", AUDITOR: "", STAFF: "view add change"},
     # Platform accounts and groups span tenants: platform staff only.
     "auth.user": {ADMIN: "", AUDITOR: "", STAFF: _ALL},
     "auth.group": {ADMIN: "", AUDITOR: "", STAFF: _ALL},

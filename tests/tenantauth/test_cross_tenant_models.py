@@ -14,6 +14,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from addons.models import AddonConfiguration
 from tenantauth import services
 from tenantauth.models import (
     Application,
@@ -93,6 +94,9 @@ def rows(tenant_a):
         TenantUser: user,
         AuthorizationCode: code,
         RefreshToken: refresh,
+        AddonConfiguration: AddonConfiguration.objects.create(
+            tenant=tenant, application=tenant_a["apiC"], addon="wams"
+        ),
     }
 
 

@@ -39,10 +39,10 @@ def test_demo_json_describes_the_reference_scenario(demo_env, settings):
     credentials, the user and the admin; apiC allows appA and appB."""
     output = run_demo("--json")
     data = json.loads(output)  # one object, nothing else on stdout
-    assert set(data) == {"tenant", "issuer", "applications", "user", "admin"}
+    assert set(data) == {"tenant", "issuer", "applications", "addons", "user", "admin"}
     tenant = Tenant.objects.get(slug=data["tenant"])
     assert data["issuer"] == tenant.issuer == f"{settings.PUBLIC_BASE_URL}/t/{tenant.slug}/"
-    assert set(data["applications"]) == {"appA", "appB", "apiC"}
+    assert set(data["applications"]) == {"appA", "appB", "apiC", "addonsDemo"}
     apps = {}
     for name, creds in data["applications"].items():
         app = Application.objects.get(tenant=tenant, name=name)
@@ -67,7 +67,7 @@ def test_demo_is_idempotent(demo_env):
     second = json.loads(run_demo("--json"))
     assert first == second
     assert Tenant.objects.filter(slug=first["tenant"]).count() == 1
-    assert Application.objects.count() == 3
+    assert Application.objects.count() == 4  # appA, appB, apiC, addonsDemo
     assert TenantUser.objects.count() == 1
     assert get_user_model().objects.filter(username=first["admin"]["username"]).count() == 1
     assert Membership.objects.count() == 1

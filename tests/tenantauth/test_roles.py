@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from addons.models import AddonConfiguration
 from delegation.models import AuditEvent
 from tenantauth import roles
 from tenantauth.models import Connection, Membership, SigningKey
@@ -45,6 +46,9 @@ def _objects(tenant_a) -> dict:
         "delegation.auditevent": event,
         "auth.user": tenant_a["auditor"],
         "auth.group": Group.objects.create(name="operators"),
+        "addons.addonconfiguration": AddonConfiguration.objects.create(
+            tenant=tenant, application=tenant_a["apiC"], addon="wams"
+        ),
     }
 
 

@@ -1,4 +1,6 @@
-"""Load the reference scenario: tenant ``acme`` with appA, appB, apiC, a user and an admin.
+"""Load the reference scenario: tenant ``acme`` with appA, appB, apiC, a user and an admin,
+and ``addonsDemo`` (Allowed APPs / APIs = appA, appB) with every add-on enabled on local test
+credentials (``addons.demo``).
 
 Idempotent: running it again keeps existing rows (and their secrets) and only fills in what is
 missing. Passwords come from DEMO_ADMIN_PASSWORD / DEMO_USER_PASSWORD when set, else they are
@@ -15,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from addons.demo import addons_demo_ensure
 from tenantauth import services
 from tenantauth.models import (
     GRANT_AUTHORIZATION_CODE,
@@ -56,7 +59,10 @@ def _demo_password(variable: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Create (or complete) the demo tenant 'acme' with appA, appB, apiC, a user, an admin."
+    help = (
+        "Create (or complete) the demo tenant 'acme' with appA, appB, apiC, addonsDemo (every "
+        "add-on), a user, an admin."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
@@ -84,6 +90,10 @@ class Command(BaseCommand):
                 app_type=Application.AppType.API,
                 allowed_clients=[apps["appA"].client_id, apps["appB"].client_id],
             )
+        )
+
+        apps["addonsDemo"], addons = addons_demo_ensure(
+            tenant=tenant, allowed_clients=[apps["appA"].client_id, apps["appB"].client_id]
         )
 
         user_password = _demo_password("DEMO_USER_PASSWORD")
@@ -117,6 +127,7 @@ class Command(BaseCommand):
                 name: {"client_id": app.client_id, "client_secret": app.client_secret()}
                 for name, app in apps.items()
             },
+            "addons": addons,
             "user": {"email": user.email, "password": user_password},
             "admin": {"username": admin.username, "password": admin_password},
         }
@@ -127,9 +138,12 @@ class Command(BaseCommand):
         self.stdout.write(f"  Issuer:        {tenant.issuer}")
         for name, app in apps.items():
             self.stdout.write(f"  {name:<6} client_id {app.client_id}")
+        self.stdout.write(f"  addonsDemo add-ons: {', '.join(addons)} (all enabled)")
         self.stdout.write(f"  Tenant user:   {user.email} / {user_password}")
         self.stdout.write(
             f"  Admin login:   {settings.PUBLIC_BASE_URL}/admin/  {admin.username} / "
             f"{admin_password}"
         )
-        self.stdout.write("  Client secrets: python manage.py demo --json")
+        self.stdout.write(
+            "  Client secrets, add-on settings and secrets: python manage.py demo --json"
+        )
