@@ -1,20 +1,36 @@
 """Verification of the user token presented to ``/delegation`` (step 4 of SPEC section 4).
 
-The rules an auditor looks for:
+The checks, point by point (RFC 7519 section 7.2, OpenID Connect Core 1.0 section 3.1.3.7):
 
+* compact JWS only (three base64url segments, a signature: no JWE, no JSON serialization, no
+  ``alg: none``); header and payload are JSON objects without duplicate member names (RFC
+  7515 section 4 / RFC 7519 section 4 allow rejecting them, so we do);
+* ``typ``, when present, is ``JWT`` (any case, RFC 7519 section 5.1): an access token
+  (``at+jwt``) or another typed token is never an id_token; ``cty`` (a nested JWT) and
+  ``crit`` are refused;
 * the algorithm is pinned by the *source application's* setting, never read from the token
-  (``jwt.decode(algorithms=[source alg])`` and an explicit header check);
+  (``jwt.decode(algorithms=[source alg])`` and an explicit header check; OIDC 3.1.3.7 6-8);
 * no key ever comes from the token: ``jwk``/``jku``/``x5u``/``x5c`` headers are refused and a
   ``kid`` is only looked up in this tenant's own key set, after a syntax check;
-* exact ``iss`` (the tenant issuer), ``aud`` = the source client ID (a string equal to it, or
-  a list containing it);
-* ``exp``/``iat``/``nbf`` must be plain integers in sane bounds (PyJWT alone accepts ``"123"``
-  and ``1e30``), with ``settings.JWT_LEEWAY_SECONDS`` of leeway and a maximum token age.
+* ``iss`` exactly the tenant issuer (OIDC 3.1.3.7 2);
+* ``aud`` a string equal to the source client ID, or a list of strings containing it (3);
+  with more than one audience ``azp`` is required, and whenever ``azp`` is present it must
+  be the source client ID (4, 5);
+* ``exp``, ``iat`` required, ``nbf`` and ``auth_time`` optional: each a NumericDate, i.e. a
+  JSON number, integer *or not* (RFC 7519 section 2), never a string or a boolean, finite and
+  between 2000 and 2100; ``exp`` after now, ``iat`` and ``nbf`` not after now, each with
+  ``settings.JWT_LEEWAY_SECONDS`` of leeway; a lifetime (``exp - iat``) and an age (``now -
+  iat``) of at most ``settings.MAX_ID_TOKEN_AGE_SECONDS`` (9, 10);
+* ``sub`` a non-empty string of at most 128 characters.
 
 Every refusal is ``invalid_grant`` with one generic description ("jwt expired" for expiry);
 the specific ``reason`` goes to the audit row only.
 """
 
+import base64
+import binascii
+import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -47,24 +63,42 @@ class VerifiedToken:
     claims: dict
 
 
-def _timestamp(claims: dict, name: str, *, required: bool) -> int | None:
+def numeric_date(claims: dict, name: str, *, required: bool) -> float | int | None:
+    """The claim ``name`` as a NumericDate (RFC 7519 section 2: seconds since the epoch, "a
+    JSON numeric value", so ``1796035000.5`` is as valid as ``1796035000``).
+
+    ``int`` or ``float`` only: never ``bool`` (a JSON ``true`` decodes as one), never a
+    string (PyJWT alone accepts ``"123"``), finite, and between 2000-01-01 and 2100-01-01
+    (``1e30`` is no date we issue or accept). None when absent and not ``required``; every
+    other case raises ``DelegationError("invalid_grant")``.
+    """
     if name not in claims:
         if required:
             raise _refuse(f"{name} missing")
         return None
     value = claims[name]
-    if type(value) is not int or not _MIN_TIMESTAMP <= value <= _MAX_TIMESTAMP:
-        raise _refuse(f"{name} not an integer timestamp")
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise _refuse(f"{name} not a NumericDate")
+    if not _MIN_TIMESTAMP <= value <= _MAX_TIMESTAMP:
+        raise _refuse(f"{name} out of bounds")
     return value
 
 
-def check_times(claims: dict, *, now: int | None = None) -> None:
-    now = int(time.time()) if now is None else now
+def check_times(claims: dict, *, now: float | None = None) -> None:
+    """exp, iat, nbf and auth_time of a verified token against ``now`` (default: the clock).
+
+    With leeway L (``settings.JWT_LEEWAY_SECONDS``) and maximum age A
+    (``settings.MAX_ID_TOKEN_AGE_SECONDS``), a token is refused when ``exp <= now - L`` ("jwt
+    expired": RFC 7519 4.1.4, now must be before exp), ``iat > now + L`` or ``nbf > now + L``
+    (4.1.5, 4.1.6), ``exp < iat``, ``exp - iat > A`` or ``now - iat > A + L``.
+    """
+    now = time.time() if now is None else now
     leeway = settings.JWT_LEEWAY_SECONDS
     max_age = settings.MAX_ID_TOKEN_AGE_SECONDS
-    exp = _timestamp(claims, "exp", required=True)
-    iat = _timestamp(claims, "iat", required=True)
-    nbf = _timestamp(claims, "nbf", required=False)
+    exp = numeric_date(claims, "exp", required=True)
+    iat = numeric_date(claims, "iat", required=True)
+    nbf = numeric_date(claims, "nbf", required=False)
+    numeric_date(claims, "auth_time", required=False)
     if exp < iat:
         raise _refuse("exp before iat")
     if exp - iat > max_age:
@@ -98,32 +132,79 @@ def _verification_key(*, tenant: Tenant, source: Application, header: dict):
     return signing.hs256_secret(source)
 
 
+def _no_duplicate_members(pairs) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise _refuse("duplicate member")
+        result[key] = value
+    return result
+
+
+def _segment_object(segment: str, what: str) -> dict:
+    """A base64url JSON object segment, decoded strictly (no duplicate member names)."""
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_members)
+    except (binascii.Error, ValueError, RecursionError):
+        raise _refuse(f"bad {what}") from None
+    if not isinstance(value, dict):
+        raise _refuse(f"bad {what}")
+    return value
+
+
+def _check_audience(claims: dict, client_id: str) -> None:
+    """OIDC Core 3.1.3.7 points 3-5: aud names the client; azp when aud has several values."""
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise _refuse("audience mismatch")
+    if client_id not in audiences:
+        raise _refuse("audience mismatch")
+    azp = claims.get("azp")
+    if len(audiences) > 1 and azp is None:
+        raise _refuse("azp missing with several audiences")
+    if azp is not None and azp != client_id:
+        raise _refuse("azp mismatch")
+
+
 def id_token_verify(*, tenant: Tenant, source: Application, token: str) -> VerifiedToken:
-    """Verify a user's id_token issued to ``source``; return its subject and claims."""
+    """Verify a user's id_token issued to ``source``; return its subject and claims.
+
+    The checks and the sections they follow are listed in the module docstring. Raises
+    ``DelegationError("invalid_grant")`` (description "jwt expired" for expiry).
+    """
     if not _COMPACT_JWS_RE.match(token):
         raise _refuse("not a compact JWS")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise _refuse("bad header") from None
-    if not isinstance(header, dict):
-        raise _refuse("bad header")
+    header_segment, payload_segment, _ = token.split(".")
+    header = _segment_object(header_segment, "header")
+    _segment_object(payload_segment, "payload")
     algorithm = source.jwt_signature_algorithm
     if header.get("alg") != algorithm:
         raise _refuse("algorithm not allowed")
     if _FORBIDDEN_HEADERS & header.keys():
         raise _refuse("key-bearing header")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
+        raise _refuse("not an id_token type")
+    if "cty" in header:
+        raise _refuse("nested token")
+    if source.is_public and algorithm == Application.SigningAlgorithm.HS256:
+        # A public client's "secret" lives in the browser or on the device: anyone could have
+        # signed this (OIDC Core 10.1). Such rows predate the rule; RS256 fixes them.
+        raise _refuse("symmetric token of a public client")
     key = _verification_key(tenant=tenant, source=source, header=header)
     try:
         claims = jwt.decode(
             token,
             key,
             algorithms=[algorithm],
-            audience=source.client_id,
             issuer=tenant.issuer,
             options={
                 "require": ["exp", "iat", "sub", "iss", "aud"],
-                # Times are checked below, strictly typed; PyJWT coerces strings and floats.
+                # Audience and times are checked below, strictly typed (PyJWT coerces
+                # strings, and knows nothing of azp).
+                "verify_aud": False,
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
@@ -131,14 +212,13 @@ def id_token_verify(*, tenant: Tenant, source: Application, token: str) -> Verif
         )
     except jwt.InvalidSignatureError:
         raise _refuse("bad signature") from None
-    except jwt.InvalidAudienceError:
-        raise _refuse("audience mismatch") from None
     except jwt.InvalidIssuerError:
         raise _refuse("issuer mismatch") from None
     except jwt.PyJWTError:
         raise _refuse("invalid token") from None
     if not isinstance(claims, dict) or claims.get("iss") != tenant.issuer:
         raise _refuse("issuer mismatch")
+    _check_audience(claims, source.client_id)
     check_times(claims)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
