@@ -31,7 +31,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from tenantauth import selectors as core_selectors
 from tenantauth.http import client_ip
-from tenantauth.models import GRANT_AUTHORIZATION_CODE, Application, Tenant
+from tenantauth.models import GRANT_AUTHORIZATION_CODE, Application
 from tenantauth.oidc import selectors, services, sessions
 from tenantauth.oidc.apis import client_for_sign_in
 from tenantauth.oidc.cors import origin_of
@@ -188,7 +188,7 @@ def _reply_to(application: Application, query) -> ReplyTo:
     return ReplyTo(redirect_uri=redirect_uri, state=query.get("state", ""), response_mode=mode)
 
 
-def _parse(tenant: Tenant, query, reply: ReplyTo, application: Application):
+def _parse(query, reply: ReplyTo, application: Application) -> AuthorizationRequest:
     """Validate the rest of the authorization request (RedirectError from here on)."""
     for name in SINGLE_VALUED:
         if len(query.getlist(name)) > 1:
@@ -282,7 +282,7 @@ def authorize(request, tenant_slug: str):
         return _page(request, tenant=tenant, error=str(exc), status=400)
     # From here on the client and its callback are genuine: errors go back to the client.
     try:
-        auth = _parse(tenant, query, reply, application)
+        auth = _parse(query, reply, application)
     except RedirectError as exc:
         return _reply(request, reply, {"error": exc.error, "error_description": exc.description})
     connection = selectors.connection_get(tenant=tenant, name=auth.connection_name or None)

@@ -185,3 +185,38 @@ def test_unknown_tenant_gets_no_cors(client, origins):
     """A preflight to a tenant that does not exist is not allowed."""
     response = preflight(client, "/t/ghost/oauth/token", WEB_A)
     assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.parametrize(
+    "entered, stored",
+    [
+        ("https://App.Example.com/", ["https://app.example.com"]),
+        (
+            "http://localhost:8080\nhttps://b.example:443",
+            ["http://localhost:8080", "https://b.example"],
+        ),
+        ("https://app.example.com/callback", None),
+        ("https://app.example.com/?x=1", None),
+        ("ftp://app.example.com", None),
+        ("https://user@app.example.com", None),
+    ],
+)
+def test_admin_allowed_web_origins_are_origins(client, tenant_a, entered, stored):
+    """The admin's Allowed Web Origins takes origins only (scheme://host[:port]), stored in
+    their serialised form; a URL with a path, query or credentials is a form error."""
+    from tests.tenantauth.helpers import form_data
+
+    client.force_login(tenant_a["admin"])
+    app = tenant_a["appA"]
+    url = f"/admin/tenantauth/application/{app.pk}/change/"
+    data = form_data(client.get(url), "application_form")
+    data.update(allowed_origins_text=entered, _save="Save")
+    response = client.post(url, data)
+    app.refresh_from_db()
+    if stored is None:
+        assert response.status_code == 200
+        assert "Enter origins such as https://app.example.com" in response.content.decode()
+        assert app.allowed_origins == []
+    else:
+        assert response.status_code == 302, response.content[:500]
+        assert app.allowed_origins == stored
