@@ -17,6 +17,7 @@ from tenantauth.models import (
     Application,
     Membership,
 )
+from tests.chromium import chromium  # noqa: F401 - one browser per session for all tests
 
 USER_PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "admin-password-123!"

@@ -6,8 +6,8 @@
   site, as a SPA on its own host next to its identity service): it serves the SDKs' bundles
   from ``tests/node/node_modules`` (installed by ``make test`` from the lockfile, never a CDN)
   and the test pages of ``tests/interop/pages``.
-* ``chromium``: Debian's Chromium through Playwright, one per session; ``browser`` a fresh
-  context per test.
+* ``browser``: a fresh Chromium context per test, in the session's one Chromium
+  (``tests/chromium.py``).
 * ``interop``: tenant A of the shared fixtures, with a public SPA application ("spa",
   RS256) whose callback pages and Allowed Web Origin are on the static origin, and apiC
   allowing it.
@@ -31,11 +31,6 @@ from tenantauth.models import (
     GRANT_REFRESH_TOKEN,
     Application,
 )
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls stay synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
@@ -140,20 +135,6 @@ def interop(server, static_origin, transactional_db, tenant_a):
         issuer=tenant.issuer,
     )
     return setup
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not CHROMIUM.exists():
-        _required(str(CHROMIUM))
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -91,6 +91,7 @@ def test_token_answer_readable_only_by_the_clients_origins(client, origins):
         (CALLBACK_ORIGIN, True),
         (WEB_B, False),
         (FOREIGN, False),
+        (TENANT_B_ORIGIN, False),
     ):
         response = password_grant(client, origins, HTTP_ORIGIN=origin)
         assert response.status_code == 200, response.content
