@@ -13,6 +13,7 @@
   allowing it.
 """
 
+import gc
 import os
 import posixpath
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import requests
 from django.db import connections
 
 from tenantauth import services
@@ -88,14 +90,44 @@ def static_origin():
     httpd.server_close()
 
 
+@pytest.fixture(scope="session")
+def _drain_live_server(live_server):
+    """At the end of the session, before the live server stops: collect forgotten client
+    sockets and let the server's request threads finish while the in-memory SQLite
+    connection they share is still theirs (otherwise they close it from a foreign thread)."""
+    yield
+    gc.collect()
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=10)
+
+
 @pytest.fixture
-def server(live_server, settings, monkeypatch):
+def server(live_server, _drain_live_server, settings, monkeypatch):
     """The live server's URL, with every tenant issuer under it. Server threads close their
     database connection after each request, so no kept-alive socket holds one past the test."""
     settings.PUBLIC_BASE_URL = live_server.url
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # loopback only, no TLS
     return live_server.url
+
+
+@pytest.fixture(autouse=True)
+def _close_http_sessions(monkeypatch):
+    """Close every requests session a test opens (Authlib's clients are sessions), ending its
+    keep-alive sockets so the live server's threads (and their database connections) end
+    with the test, as tests/e2e does."""
+    opened = []
+    original = requests.Session.__init__
+
+    def tracking_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(requests.Session, "__init__", tracking_init)
+    yield
+    for session in opened:
+        session.close()
 
 
 @pytest.fixture
