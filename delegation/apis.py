@@ -128,6 +128,8 @@ class DelegationApi(APIView):
 
         # 3. the source application
         source = apps.get(params.client_id)
+        # CORS (tenantauth.oidc.cors): only the source's Allowed Web Origins read the answer.
+        request._request.cors_application = source
         if source is None:
             raise DelegationError("invalid_client", reason="unknown client")
         grant = GRANT_DELEGATION_ID_TOKEN if params.id_token else GRANT_DELEGATION_REFRESH_TOKEN

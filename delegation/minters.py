@@ -42,6 +42,7 @@ attributes, claims built from ``request.extra``) goes through
 ``invalid_request``); ``scope_claims`` already applies it.
 """
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from typing import Protocol
 from delegation.rules import Refusal, Rule
 from tenantauth import signing, text
 from tenantauth.models import Application, Tenant, TenantUser
+from tenantauth.oidc import claims as claims_table
 
 APP_API_TYPES = ("app", "auth0")
 ADDON_API_TYPES = (
@@ -68,10 +70,8 @@ ADDON_API_TYPES = (
 KNOWN_API_TYPES = frozenset(APP_API_TYPES + ADDON_API_TYPES)
 
 # Claims a delegation token always takes from the server, never from scope, passthrough or
-# free-form parameters.
-RESERVED_CLAIMS = frozenset(
-    {"iss", "sub", "aud", "iat", "exp", "nbf", "jti", "azp", "typ", "auth_time"}
-)
+# free-form parameters (one definition, shared with the sign-in endpoints' claim table).
+RESERVED_CLAIMS = claims_table.RESERVED_CLAIMS
 # Protocol claims of the incoming id_token that describe *that* token, not the user.
 _NOT_PASSED_THROUGH = RESERVED_CLAIMS | {
     "nonce",
@@ -88,39 +88,43 @@ _NOT_PASSED_THROUGH = RESERVED_CLAIMS | {
     "acr",
 }
 
-# scope value -> user attributes it adds ("when present": empty values are left out).
-SCOPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "openid": (),
-    "profile": ("name", "nickname", "picture"),
-    "name": ("name",),
-    "nickname": ("nickname",),
-    "picture": ("picture",),
-    "email": ("email", "email_verified"),
-    "email_verified": ("email_verified",),
-    "passthrough": (),
-}
+# A scope value that can name a user attribute (``displayName``, ``given_name``): anything
+# else (``read:all``, a URL) is an API permission, which no delegation target grants.
+_ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Scope values that make a request a legacy delegation (Auth0: "openid ..." or passthrough).
+_BASE_SCOPES = frozenset({"openid", "passthrough"})
+# A delegation never issues a refresh token, so asking for one asks for what is not granted.
+_NOT_GRANTED = frozenset({"offline_access"})
 
 
 def scope_values(scope: str) -> list[str] | None:
-    """The scope's values (default ``openid``); None when one of them is not offered."""
-    values = scope.split() or ["openid"]
-    if any(value not in SCOPE_ATTRIBUTES for value in values):
+    """The scope's values (default ``openid``), without duplicates; None (-> invalid_scope)
+    when the scope asks for something no delegation target grants: no ``openid`` or
+    ``passthrough``, ``offline_access``, or an API permission (a value that cannot be an
+    attribute name, e.g. ``read:all``).
+
+    ``openid <attribute> ...`` (Auth0's legacy delegation scope, e.g. ``openid name email
+    displayName``) adds the attributes the user has, per ``tenantauth.oidc.claims``; a name
+    the user does not have, or that is no attribute at all, is simply left out.
+    """
+    values = list(dict.fromkeys(scope.split())) or ["openid"]
+    if not _BASE_SCOPES & set(values) or _NOT_GRANTED & set(values):
+        return None
+    if any(not _ATTRIBUTE_NAME_RE.match(value) for value in values):
         return None
     return values
 
 
 def scope_claims(*, scope: list[str], user: TenantUser, incoming_claims: dict) -> dict:
-    """The claims ``scope`` grants: passthrough claims of the incoming token and the user's
-    attributes, under the claims rule (raises ``text.ControlCharacterError``)."""
+    """The claims ``scope`` adds to a delegation token: passthrough copies the incoming
+    token's own non-reserved claims; OIDC scopes and attribute names add the user's values
+    present (``tenantauth.oidc.claims``). Reserved claims never come from here, and every
+    copied claim passes the claims rule (raises ``text.ControlCharacterError``)."""
     claims: dict = {}
     if "passthrough" in scope:
         claims.update({k: v for k, v in incoming_claims.items() if k not in _NOT_PASSED_THROUGH})
-    for value in scope:
-        for attribute in SCOPE_ATTRIBUTES[value]:
-            attr_value = getattr(user, attribute)
-            if attr_value not in ("", None):
-                claims[attribute] = attr_value
-    return text.copied_claims_check(claims)
+    claims.update(claims_table.user_claims(user=user, scopes=scope, attributes=True))
+    return text.copied_claims_check({k: v for k, v in claims.items() if k not in RESERVED_CLAIMS})
 
 
 @dataclass(frozen=True)

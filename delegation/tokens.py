@@ -1,15 +1,27 @@
 """Verification of the user token presented to ``/delegation`` (step 4 of SPEC section 4).
 
-The rules an auditor looks for:
+The checks, point by point (RFC 7519 section 7.2, OpenID Connect Core 1.0 section 3.1.3.7):
 
+* compact JWS only (three base64url segments, a signature: no JWE, no JSON serialization, no
+  ``alg: none``); header and payload are JSON objects without duplicate member names (RFC
+  7515 section 4 / RFC 7519 section 4 allow rejecting them, so we do);
+* ``typ``, when present, is ``JWT`` (any case, RFC 7519 section 5.1): an access token
+  (``at+jwt``) or another typed token is never an id_token; ``cty`` (a nested JWT) and
+  ``crit`` are refused;
 * the algorithm is pinned by the *source application's* setting, never read from the token
-  (``jwt.decode(algorithms=[source alg])`` and an explicit header check);
+  (``jwt.decode(algorithms=[source alg])`` and an explicit header check; OIDC 3.1.3.7 6-8);
 * no key ever comes from the token: ``jwk``/``jku``/``x5u``/``x5c`` headers are refused and a
   ``kid`` is only looked up in this tenant's own key set, after a syntax check;
-* exact ``iss`` (the tenant issuer), ``aud`` = the source client ID (a string equal to it, or
-  a list containing it);
-* ``exp``/``iat``/``nbf`` must be plain integers in sane bounds (PyJWT alone accepts ``"123"``
-  and ``1e30``), with ``settings.JWT_LEEWAY_SECONDS`` of leeway and a maximum token age;
+* ``iss`` exactly the tenant issuer (OIDC 3.1.3.7 2);
+* ``aud`` a string equal to the source client ID, or a list of strings containing it (3);
+  with more than one audience ``azp`` is required, and whenever ``azp`` is present it must
+  be the source client ID (4, 5);
+* ``exp``, ``iat`` required, ``nbf`` and ``auth_time`` optional: each a NumericDate, i.e. a
+  JSON number, integer *or not* (RFC 7519 section 2), never a string or a boolean, finite and
+  between 2000 and 2100; ``exp`` after now, ``iat`` and ``nbf`` not after now, each with
+  ``settings.JWT_LEEWAY_SECONDS`` of leeway; a lifetime (``exp - iat``) and an age (``now -
+  iat``) of at most ``settings.MAX_ID_TOKEN_AGE_SECONDS`` (9, 10);
+* ``sub`` a non-empty string of at most 128 characters.
 * the maximum age (``settings.MAX_ID_TOKEN_AGE_SECONDS``) applies to the *original*
   authentication: ``auth_time`` when the token carries it (every token we issue does,
   delegation tokens included), else ``iat``; for a refresh token, the start of its family. A
@@ -22,6 +34,10 @@ Every refusal is ``invalid_grant`` with one generic description ("jwt expired" f
 the specific ``reason`` goes to the audit row only.
 """
 
+import base64
+import binascii
+import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -62,30 +78,46 @@ class VerifiedRefreshToken:
     auth_time: int  # UNIX time the refresh family started (the sign-in it descends from)
 
 
-def _timestamp(claims: dict, name: str, *, required: bool) -> int | None:
+def numeric_date(claims: dict, name: str, *, required: bool) -> float | int | None:
+    """The claim ``name`` as a NumericDate (RFC 7519 section 2: seconds since the epoch, "a
+    JSON numeric value", so ``1796035000.5`` is as valid as ``1796035000``).
+
+    ``int`` or ``float`` only: never ``bool`` (a JSON ``true`` decodes as one), never a
+    string (PyJWT alone accepts ``"123"``), finite, and between 2000-01-01 and 2100-01-01
+    (``1e30`` is no date we issue or accept). None when absent and not ``required``; every
+    other case raises ``DelegationError("invalid_grant")``.
+    """
     if name not in claims:
         if required:
             raise _refuse(f"{name} missing")
         return None
     value = claims[name]
-    if type(value) is not int or not _MIN_TIMESTAMP <= value <= _MAX_TIMESTAMP:
-        raise _refuse(f"{name} not an integer timestamp")
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise _refuse(f"{name} not a NumericDate")
+    if not _MIN_TIMESTAMP <= value <= _MAX_TIMESTAMP:
+        raise _refuse(f"{name} out of bounds")
     return value
 
 
-def check_times(claims: dict, *, now: int | None = None) -> int:
-    """Check ``exp``/``iat``/``nbf``/``auth_time`` (RFC 7519 4.1, OIDC Core 2) and return the
-    original authentication time (``auth_time``, else ``iat``) as UNIX seconds.
+def check_times(claims: dict, *, now: float | None = None) -> int:
+    """exp, iat, nbf and auth_time of a verified token against ``now`` (default: the clock);
+    returns the original authentication time (``auth_time``, else ``iat``) as whole UNIX
+    seconds.
 
-    Raises ``DelegationError("invalid_grant")``: expired ("jwt expired"), not yet valid, a
-    lifetime or an authentication older than ``settings.MAX_ID_TOKEN_AGE_SECONDS``.
+    With leeway L (``settings.JWT_LEEWAY_SECONDS``) and maximum age A
+    (``settings.MAX_ID_TOKEN_AGE_SECONDS``), a token is refused (``invalid_grant``) when ``exp
+    <= now - L`` ("jwt expired": RFC 7519 4.1.4, now must be before exp), ``iat > now + L``
+    or ``nbf > now + L`` (4.1.5, 4.1.6), ``exp < iat``, ``exp - iat > A``, ``now - iat > A +
+    L``, ``auth_time`` after ``iat`` (+ L), or the original authentication older than A + L
+    (OIDC Core 2, SECURITY-CASES D33).
     """
-    now = int(time.time()) if now is None else now
+    now = time.time() if now is None else now
     leeway = settings.JWT_LEEWAY_SECONDS
     max_age = settings.MAX_ID_TOKEN_AGE_SECONDS
-    exp = _timestamp(claims, "exp", required=True)
-    iat = _timestamp(claims, "iat", required=True)
-    nbf = _timestamp(claims, "nbf", required=False)
+    exp = numeric_date(claims, "exp", required=True)
+    iat = numeric_date(claims, "iat", required=True)
+    nbf = numeric_date(claims, "nbf", required=False)
+    auth_time = numeric_date(claims, "auth_time", required=False)
     if exp < iat:
         raise _refuse("exp before iat")
     if exp - iat > max_age:
@@ -98,18 +130,17 @@ def check_times(claims: dict, *, now: int | None = None) -> int:
         raise _refuse("token too old")
     if exp <= now - leeway:
         raise _refuse("jwt expired", JWT_EXPIRED)
-    auth_time = _timestamp(claims, "auth_time", required=False)
     if auth_time is not None and auth_time > min(now, iat) + leeway:
         raise _refuse("auth_time in the future")
-    authenticated = iat if auth_time is None else auth_time
+    authenticated = int(iat if auth_time is None else auth_time)
     check_authentication_age(authenticated, now=now)
     return authenticated
 
 
-def check_authentication_age(authenticated: int, *, now: int | None = None) -> None:
+def check_authentication_age(authenticated: int, *, now: float | None = None) -> None:
     """Refuse (``invalid_grant``) a sign-in older than ``settings.MAX_ID_TOKEN_AGE_SECONDS``
     (plus the leeway): the end of every chain of delegation hops."""
-    now = int(time.time()) if now is None else now
+    now = time.time() if now is None else now
     if now - authenticated > settings.MAX_ID_TOKEN_AGE_SECONDS + settings.JWT_LEEWAY_SECONDS:
         raise _refuse("authentication too old")
 
@@ -133,32 +164,79 @@ def _verification_key(*, tenant: Tenant, source: Application, header: dict):
     return signing.hs256_secret(source)
 
 
+def _no_duplicate_members(pairs) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise _refuse("duplicate member")
+        result[key] = value
+    return result
+
+
+def _segment_object(segment: str, what: str) -> dict:
+    """A base64url JSON object segment, decoded strictly (no duplicate member names)."""
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_members)
+    except (binascii.Error, ValueError, RecursionError):
+        raise _refuse(f"bad {what}") from None
+    if not isinstance(value, dict):
+        raise _refuse(f"bad {what}")
+    return value
+
+
+def _check_audience(claims: dict, client_id: str) -> None:
+    """OIDC Core 3.1.3.7 points 3-5: aud names the client; azp when aud has several values."""
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise _refuse("audience mismatch")
+    if client_id not in audiences:
+        raise _refuse("audience mismatch")
+    azp = claims.get("azp")
+    if len(audiences) > 1 and azp is None:
+        raise _refuse("azp missing with several audiences")
+    if azp is not None and azp != client_id:
+        raise _refuse("azp mismatch")
+
+
 def id_token_verify(*, tenant: Tenant, source: Application, token: str) -> VerifiedToken:
-    """Verify a user's id_token issued to ``source``; return its subject and claims."""
+    """Verify a user's id_token issued to ``source``; return its subject and claims.
+
+    The checks and the sections they follow are listed in the module docstring. Raises
+    ``DelegationError("invalid_grant")`` (description "jwt expired" for expiry).
+    """
     if not _COMPACT_JWS_RE.match(token):
         raise _refuse("not a compact JWS")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise _refuse("bad header") from None
-    if not isinstance(header, dict):
-        raise _refuse("bad header")
+    header_segment, payload_segment, _ = token.split(".")
+    header = _segment_object(header_segment, "header")
+    _segment_object(payload_segment, "payload")
     algorithm = source.jwt_signature_algorithm
     if header.get("alg") != algorithm:
         raise _refuse("algorithm not allowed")
     if _FORBIDDEN_HEADERS & header.keys():
         raise _refuse("key-bearing header")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
+        raise _refuse("not an id_token type")
+    if "cty" in header:
+        raise _refuse("nested token")
+    if source.is_public and algorithm == Application.SigningAlgorithm.HS256:
+        # A public client's "secret" lives in the browser or on the device: anyone could have
+        # signed this (OIDC Core 10.1). Such rows predate the rule; RS256 fixes them.
+        raise _refuse("symmetric token of a public client")
     key = _verification_key(tenant=tenant, source=source, header=header)
     try:
         claims = jwt.decode(
             token,
             key,
             algorithms=[algorithm],
-            audience=source.client_id,
             issuer=tenant.issuer,
             options={
                 "require": ["exp", "iat", "sub", "iss", "aud"],
-                # Times are checked below, strictly typed; PyJWT coerces strings and floats.
+                # Audience and times are checked below, strictly typed (PyJWT coerces
+                # strings, and knows nothing of azp).
+                "verify_aud": False,
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
@@ -166,17 +244,16 @@ def id_token_verify(*, tenant: Tenant, source: Application, token: str) -> Verif
         )
     except jwt.InvalidSignatureError:
         raise _refuse("bad signature") from None
-    except jwt.InvalidAudienceError:
-        raise _refuse("audience mismatch") from None
     except jwt.InvalidIssuerError:
         raise _refuse("issuer mismatch") from None
     except jwt.PyJWTError:
         raise _refuse("invalid token") from None
     if not isinstance(claims, dict) or claims.get("iss") != tenant.issuer:
         raise _refuse("issuer mismatch")
-    authenticated = check_times(claims)
     if text.contains_control_characters(claims):
         raise _refuse("control character in a claim")
+    _check_audience(claims, source.client_id)
+    authenticated = check_times(claims)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
         raise _refuse("bad sub")

@@ -561,13 +561,16 @@ class TenantUserAdmin(TenantScopedModelAdmin):
     list_display = ["email", "user_id", "name", "connection", "blocked", "last_login"]
     list_filter = ["blocked", "email_verified", "connection"]
     search_fields = ["email", "user_id", "name", "nickname"]
-    readonly_fields = ["user_id", "created_at", "updated_at", "last_login"]
+    readonly_fields = ["user_id", "username", "created_at", "updated_at", "last_login"]
     fields = [
         "user_id",
         "connection",
         "email",
         "email_verified",
+        "username",
         "name",
+        "given_name",
+        "family_name",
         "nickname",
         "picture",
         "user_metadata",

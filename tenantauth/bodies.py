@@ -11,6 +11,9 @@ Django and the stock parsers let a body over Django's 2.5 MB limit surface as an
 * decode strict UTF-8 and refuse duplicate keys (JSON objects at any level; form fields);
 * pre-scan JSON nesting depth before ``json.loads`` and also catch ``RecursionError``;
 * refuse ``NaN`` / ``Infinity`` and floats that overflow, and a top level that is no object;
+* read a top-level JSON ``null`` as "parameter absent" (SPEC section 4: the official SDKs send
+  ``null`` for every optional argument), once, here, for every endpoint; nested values and
+  other non-string types are left for the endpoint's own type checks;
 * parse forms with ``strict_parsing`` and a maximum number of fields.
 
 Every refusal is a ``BodyError``; each endpoint maps it onto its own error type and statuses.
@@ -156,9 +159,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json(raw: bytes, *, max_depth: int) -> dict:
+def parse_json(raw: bytes, *, max_depth: int, null_is_absent: bool = True) -> dict:
     """A JSON object from strict UTF-8 ``raw``: no duplicate keys at any level, no ``NaN`` /
-    ``Infinity`` or overflowing float, nesting at most ``max_depth`` (the top object is 1)."""
+    ``Infinity`` or overflowing float, nesting at most ``max_depth`` (the top object is 1).
+
+    With ``null_is_absent`` (request bodies) a top-level member whose value is ``null`` is
+    left out of the result, so ``{"scope": null}`` reads exactly like ``{}``: the official
+    Auth0 SDKs send ``null`` for every optional argument (SPEC section 4, SECURITY-CASES
+    D34). Only the top level: a ``null`` inside an object parameter (e.g. ``user_metadata``)
+    stays, for that parameter's own checks. A JSON object embedded in a form field is parsed
+    with ``null_is_absent=False``.
+    """
     # The scan runs first because json.loads recurses once per level: a deep enough document
     # exhausts the stack before any hook of ours is called.
     if json_depth(raw) > max_depth:
@@ -178,6 +189,8 @@ def parse_json(raw: bytes, *, max_depth: int) -> dict:
         raise _malformed(NOT_JSON, "malformed body") from None
     if not isinstance(data, dict):
         raise _malformed("The body must be a JSON object.", "not an object")
+    if null_is_absent:
+        return {key: value for key, value in data.items() if value is not None}
     return data
 
 

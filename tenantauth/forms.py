@@ -1,5 +1,7 @@
 """Admin forms. List-valued settings are edited as text, one entry per line or comma-separated."""
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -13,6 +15,7 @@ from tenantauth.models import (
     Connection,
     TenantUser,
 )
+from tenantauth.oidc.cors import origin_of
 
 
 def _lines(value) -> str:
@@ -74,7 +77,12 @@ class ApplicationForm(TenantBoundFormMixin, forms.ModelForm):
         help_text="Exact redirect URIs, one per line or comma-separated.",
     )
     allowed_origins_text = forms.CharField(
-        label="Allowed Origins (CORS)", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label="Allowed Web Origins",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Origins (scheme://host[:port], no path) whose browser code may call the "
+        "token, delegation and userinfo endpoints (CORS) and receive web_message answers. "
+        "The origins of the callback URLs are allowed too.",
     )
     allowed_logout_urls_text = forms.CharField(
         label="Allowed Logout URLs", required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -125,7 +133,22 @@ class ApplicationForm(TenantBoundFormMixin, forms.ModelForm):
         return self._clean_urls("callback_urls_text")
 
     def clean_allowed_origins_text(self):
-        return self._clean_urls("allowed_origins_text", origins=True)
+        origins = []
+        for entry in services.parse_client_id_list(self.cleaned_data["allowed_origins_text"]):
+            origin = origin_of(entry)
+            parts = urlsplit(entry)
+            if (
+                origin is None
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or "@" in parts.netloc
+            ):
+                raise ValidationError(
+                    f"Enter origins such as https://app.example.com (not {entry[:80]!r})."
+                )
+            origins.append(origin)
+        return list(dict.fromkeys(origins))
 
     def clean_allowed_logout_urls_text(self):
         return self._clean_urls("allowed_logout_urls_text")

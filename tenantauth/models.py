@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from tenantauth import crypto, text
 
@@ -268,8 +268,10 @@ class Application(TenantOwnedModel):
         "JsonWebToken signature algorithm",
         max_length=8,
         choices=SigningAlgorithm.choices,
-        default=SigningAlgorithm.HS256,
-        help_text="HS256 signs with this application's client secret; RS256 with the tenant key.",
+        default=SigningAlgorithm.RS256,
+        help_text="RS256 (recommended, required for Single Page and Native applications) signs "
+        "with the tenant key, which anyone can verify through the JWKS; HS256 signs with this "
+        "application's client secret, so only holders of that secret can verify.",
     )
     oidc_conformant = models.BooleanField(
         "OIDC conformant",
@@ -290,7 +292,14 @@ class Application(TenantOwnedModel):
         "tokens for this application.",
     )
     callback_urls = models.JSONField("allowed callback URLs", default=list, blank=True)
-    allowed_origins = models.JSONField(default=list, blank=True)
+    allowed_origins = models.JSONField(
+        "Allowed Web Origins",
+        default=list,
+        blank=True,
+        help_text="Origins (scheme://host[:port]) whose browser code may call oauth/token, "
+        "delegation and userinfo (CORS) and receive response_mode=web_message answers, besides "
+        "the origins of the callback URLs.",
+    )
     allowed_logout_urls = models.JSONField("allowed logout URLs", default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -308,8 +317,25 @@ class Application(TenantOwnedModel):
             ),
         ]
 
+    PUBLIC_CLIENT_HS256 = (
+        "Single Page and Native applications must use RS256: HS256 would sign their tokens "
+        "with the client secret, which a browser or a device cannot keep secret, so anyone "
+        "could forge tokens (OpenID Connect Core 1.0, section 10.1)."
+    )
+
     def __str__(self):
         return f"{self.name} ({self.client_id})"
+
+    def clean(self):
+        """Model-level rules ``full_clean`` (and so every service write) enforces.
+
+        A public client (SPA, native) cannot sign with HS256: its "secret" ships inside the
+        app (OIDC Core 10.1). Kept as a validation rather than a database constraint so rows
+        created before the rule keep their setting until someone edits them.
+        """
+        super().clean()
+        if self.is_public and self.jwt_signature_algorithm == self.SigningAlgorithm.HS256:
+            raise ValidationError({"jwt_signature_algorithm": self.PUBLIC_CLIENT_HS256})
 
     @property
     def is_public(self) -> bool:
@@ -347,10 +373,26 @@ class Connection(TenantOwnedModel):
     password_min_length = models.PositiveIntegerField(
         default=8, validators=[MinValueValidator(8), MaxValueValidator(128)]
     )
+    requires_username = models.BooleanField(
+        default=False,
+        help_text="Users of this connection have a username besides their email address; "
+        "sign-up then requires one (Auth0's requires_username).",
+    )
+    username_min_length = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(128)]
+    )
+    username_max_length = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(128)]
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="connection_tenant_name_uniq")
+            models.UniqueConstraint(fields=["tenant", "name"], name="connection_tenant_name_uniq"),
+            models.CheckConstraint(
+                condition=Q(username_min_length__lte=F("username_max_length")),
+                name="connection_username_lengths_ordered",
+                violation_error_message="The minimum username length exceeds the maximum.",
+            ),
         ]
 
     def __str__(self):
@@ -365,8 +407,16 @@ class TenantUser(TenantOwnedModel):
     user_id = models.CharField(max_length=128, editable=False, help_text="e.g. auth0|<id>")
     email = models.EmailField(max_length=254)
     email_verified = models.BooleanField(default=False)
-    name = models.CharField(max_length=200, blank=True)
-    nickname = models.CharField(max_length=200, blank=True)
+    username = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="Only for connections that require a username; unique in the connection.",
+    )
+    # Auth0's user profile limits: name and nickname 300 characters, given and family 150.
+    name = models.CharField(max_length=300, blank=True)
+    given_name = models.CharField(max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    nickname = models.CharField(max_length=300, blank=True)
     picture = models.URLField(max_length=500, blank=True)
     user_metadata = models.JSONField(default=dict, blank=True)
     app_metadata = models.JSONField(default=dict, blank=True)
@@ -384,6 +434,11 @@ class TenantUser(TenantOwnedModel):
             models.UniqueConstraint(fields=["tenant", "user_id"], name="tenantuser_user_id_uniq"),
             models.UniqueConstraint(
                 fields=["tenant", "connection", "email"], name="tenantuser_connection_email_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "connection", "username"],
+                condition=~Q(username=""),
+                name="tenantuser_connection_username_uniq",
             ),
         ]
 

@@ -92,12 +92,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "tenantauth.apps.TenantAuthConfig",
     "delegation.apps.DelegationConfig",
     "addons.apps.AddonsConfig",
 ]
 
 MIDDLEWARE = [
+    # First: it answers CORS preflights before anything else can refuse them.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenantauth.middleware.SecurityHeadersMiddleware",
@@ -237,6 +240,28 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+
+# --- CORS (django-cors-headers) --------------------------------------------------------------
+# Only the token endpoints a browser SDK calls, and only for origins an application of the
+# tenant allows: the per-request decision is tenantauth.oidc.cors.cors_request_allowed.
+# Discovery and JWKS answer "Access-Control-Allow-Origin: *" themselves.
+CORS_URLS_REGEX = (
+    r"^/t/(?P<slug>[-a-zA-Z0-9_]+)/(?:oauth/token|delegation|userinfo|dbconnections/signup)$"
+)
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_ALL_ORIGINS = False
+CORS_ALLOW_CREDENTIALS = False  # the SDKs send no cookies here; never "*" with credentials
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+# What the SDKs send: auth0-js and auth0-spa-js add Auth0-Client (telemetry).
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "auth0-client")
+CORS_EXPOSE_HEADERS = (
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- Delegation ----------------------------------------------------------------------------
 # Body cap for the token endpoints, well below Django's 2.5 MB.

@@ -18,6 +18,7 @@ from tenantauth.models import (
     Membership,
 )
 from tests.cache_backends import counter_store, own_redis  # noqa: F401 (fixtures)
+from tests.chromium import chromium  # noqa: F401 - one browser per session for all tests
 
 USER_PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "admin-password-123!"
@@ -56,11 +57,13 @@ def make_tenant_setup(slug: str) -> dict:
         grant_types=APP_GRANTS,
         callback_urls=["http://127.0.0.1:9999/callback"],
     )
+    # As the demo: appA and appB keep the RS256 default, apiC validates with its own secret.
     api_c = services.application_create(
         tenant=tenant,
         name="apiC",
         app_type=Application.AppType.API,
         allowed_clients=[app_a.client_id, app_b.client_id],
+        jwt_signature_algorithm=Application.SigningAlgorithm.HS256,
     )
     user = services.tenant_user_create(
         tenant=tenant,

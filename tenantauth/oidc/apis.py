@@ -21,6 +21,7 @@ from tenantauth.models import (
     Application,
     Tenant,
 )
+from tenantauth.oidc import claims as claims_table
 from tenantauth.oidc import selectors, services, throttling, tokens
 from tenantauth.oidc.errors import OAuthError, no_store, oauth_endpoint
 from tenantauth.oidc.parsing import basic_credentials, parse_body, require
@@ -31,6 +32,8 @@ SUPPORTED_GRANTS = (
     GRANT_PASSWORD,
     GRANT_PASSWORD_REALM,
 )
+# Profile attributes of Auth0's POST /dbconnections/signup, stored and echoed.
+SIGNUP_PROFILE_ATTRIBUTES = ("username", "given_name", "family_name", "name", "nickname", "picture")
 # Applications that may sign users in; an API (resource server) is never a client here.
 CLIENT_TYPES = (
     Application.AppType.REGULAR_WEB,
@@ -91,6 +94,7 @@ def authenticate_client(
         headers={"WWW-Authenticate": 'Basic realm="oauth"'} if via_basic else None,
     )
     app = client_for_sign_in(tenant=tenant, client_id=client_id)
+    request.cors_application = app  # CORS: whose Allowed Web Origins may read the answer
     if app is None:
         if secret and attempt is not None:
             attempt.failed("client")
@@ -188,7 +192,9 @@ def signup(request, tenant_slug: str):
     tenant = tenant_or_404(tenant_slug)
     _require_method(request, "POST")
     params = parse_body(request, allow_objects=("user_metadata",))
-    if client_for_sign_in(tenant=tenant, client_id=require(params, "client_id")) is None:
+    application = client_for_sign_in(tenant=tenant, client_id=require(params, "client_id"))
+    request.cors_application = application
+    if application is None:
         raise OAuthError("invalid_client", "Unknown client.")
     email = require(params, "email")
     password = require(params, "password")
@@ -203,12 +209,17 @@ def signup(request, tenant_slug: str):
         email=email,
         password=password,
         user_metadata=params.get("user_metadata"),
+        profile={name: params[name] for name in SIGNUP_PROFILE_ATTRIBUTES if name in params},
     )
+    # Auth0's answer: the stored user, attributes it does not have left out.
     body = {
         "_id": user.user_id.split("|", 1)[-1],
         "email": user.email,
         "email_verified": user.email_verified,
     }
+    for name in SIGNUP_PROFILE_ATTRIBUTES:
+        if getattr(user, name):
+            body[name] = getattr(user, name)
     if user.user_metadata:
         body["user_metadata"] = user.user_metadata
     return _json(body)
@@ -237,6 +248,9 @@ def userinfo(request, tenant_slug: str):
         raise invalid from exc
     if text.contains_control_characters(claims):  # verified claims obey the text rule too
         raise invalid
+    azp = claims.get("azp")
+    if isinstance(azp, str):
+        request.cors_application = core_selectors.application_get(tenant=tenant, client_id=azp)
     user = core_selectors.tenant_user_get(tenant=tenant, user_id=claims["sub"])
     if user is None or user.blocked:
         raise invalid
@@ -263,8 +277,9 @@ def openid_configuration(request, tenant_slug: str):
             "token_endpoint": issuer + "oauth/token",
             "userinfo_endpoint": tokens.userinfo_url(tenant),
             "jwks_uri": issuer + ".well-known/jwks.json",
+            "end_session_endpoint": issuer + "oidc/logout",
             "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
+            "response_modes_supported": ["query", "web_message"],
             "grant_types_supported": list(SUPPORTED_GRANTS),
             "code_challenge_methods_supported": ["S256"],
             "id_token_signing_alg_values_supported": ["HS256", "RS256"],
@@ -275,21 +290,10 @@ def openid_configuration(request, tenant_slug: str):
                 "client_secret_post",
                 "none",
             ],
-            "claims_supported": [
-                "aud",
-                "auth_time",
-                "email",
-                "email_verified",
-                "exp",
-                "iat",
-                "iss",
-                "name",
-                "nickname",
-                "nonce",
-                "picture",
-                "sub",
-                "updated_at",
-            ],
+            "claims_supported": sorted(
+                {"aud", "auth_time", "azp", "exp", "iat", "iss", "nonce", "sub"}
+                | {claim for claims in claims_table.SCOPE_CLAIMS.values() for claim in claims}
+            ),
             "request_uri_parameter_supported": False,
         }
     )

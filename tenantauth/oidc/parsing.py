@@ -52,7 +52,9 @@ def read_body(request) -> bytes:
 def _json_object_param(name: str, value: str) -> dict:
     # A form can carry an object only as JSON text; it gets the same strict parsing as a body.
     with _as_oauth_errors(f"Parameter '{name}' must be a JSON object."):
-        return bodies.parse_json(value.encode("utf-8"), max_depth=MAX_JSON_DEPTH)
+        return bodies.parse_json(
+            value.encode("utf-8"), max_depth=MAX_JSON_DEPTH, null_is_absent=False
+        )
 
 
 def parse_body(request, *, allow_objects: tuple[str, ...] = ()) -> dict:
@@ -93,7 +95,9 @@ def refuse_control_characters(data: dict) -> None:
     """No parameter name or value (nested objects included) may hold a control character
     (``tenantauth.text``): 400 ``invalid_request``, the name not echoed."""
     if text.contains_control_characters(data):
-        raise OAuthError("invalid_request", "A parameter contains characters that are not allowed.")
+        raise OAuthError(
+            "invalid_request", "A parameter contains control characters, which are not allowed."
+        )
 
 
 def basic_credentials(request) -> tuple[str, str] | None:

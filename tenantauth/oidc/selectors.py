@@ -1,6 +1,6 @@
 """Reads for the sign-in endpoints. The tenant is always explicit; secrets are looked up by hash."""
 
-from django.db.models import Min
+from django.db.models import Min, Q
 
 from tenantauth.crypto import fingerprint
 from tenantauth.models import (
@@ -24,15 +24,24 @@ def connection_get(*, tenant: Tenant, name: str | None = None) -> Connection | N
 def tenant_user_get_by_email(
     *, tenant: Tenant, connection: Connection, email: str
 ) -> TenantUser | None:
-    return TenantUser.objects.filter(
-        tenant=tenant, connection=connection, email=email.strip().lower()
-    ).first()
+    """The connection's user signing in with ``email``; on a connection that requires
+    usernames, an identifier without "@" is looked up as the username (Auth0 accepts either
+    as ``username`` of the password grants)."""
+    identifier = email.strip().lower()
+    users = TenantUser.objects.filter(tenant=tenant, connection=connection)
+    if connection.requires_username and identifier and "@" not in identifier:
+        return users.filter(username=identifier).first()
+    return users.filter(email=identifier).first()
 
 
-def tenant_user_exists(*, tenant: Tenant, connection: Connection, email: str) -> bool:
-    return TenantUser.objects.filter(
-        tenant=tenant, connection=connection, email=email.strip().lower()
-    ).exists()
+def tenant_user_exists(
+    *, tenant: Tenant, connection: Connection, email: str, username: str = ""
+) -> bool:
+    """Whether the connection already has a user with this email (or this username)."""
+    taken = Q(email=email.strip().lower())
+    if username:
+        taken |= Q(username=username)
+    return TenantUser.objects.filter(taken, tenant=tenant, connection=connection).exists()
 
 
 def authorization_code_get(

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -34,10 +34,10 @@ from tenantauth.models import (
     Tenant,
     TenantUser,
 )
-from tenantauth.oidc import selectors, throttling, tokens
+from tenantauth.oidc import claims, selectors, throttling, tokens
 from tenantauth.oidc.errors import OAuthError
 
-SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
+SUPPORTED_SCOPES = claims.OIDC_SCOPES
 DEFAULT_SCOPE = "openid"
 AUTHORIZATION_CODE_LIFETIME = timedelta(seconds=60)
 MAX_PASSWORD_CHARS = 128
@@ -56,12 +56,17 @@ def refresh_token_lifetime() -> timedelta:
 
 # --- scopes ----------------------------------------------------------------------------------
 def scopes_parse(scope: str | None) -> list[str]:
-    """The requested scopes, in order, without duplicates; unknown scopes are refused."""
-    requested = list(dict.fromkeys((scope or DEFAULT_SCOPE).split()))
-    unknown = [s for s in requested if s not in SUPPORTED_SCOPES]
-    if unknown:
-        raise OAuthError("invalid_scope", f"Scope '{unknown[0][:64]}' is not supported.")
-    return requested
+    """The scopes granted for a request's ``scope`` (space-separated; absent = ``openid``):
+    the supported ones, in request order, without duplicates.
+
+    Values we do not support (``address``, ``phone``, an API permission such as
+    ``read:messages``) are ignored, not refused: OpenID Connect Core 1.0 section 3.1.2.1
+    ("Scope values used that are not understood by an implementation SHOULD be ignored") and
+    RFC 6749 section 3.3 (the server may grant less; the token response's ``scope`` says what
+    was granted). May return an empty list when nothing requested is supported.
+    """
+    requested = dict.fromkeys((scope or DEFAULT_SCOPE).split())
+    return [value for value in requested if value in SUPPORTED_SCOPES]
 
 
 def pkce_s256(verifier: str) -> str:
@@ -99,6 +104,94 @@ def _clean_user_metadata(user_metadata: dict | None) -> dict:
     return metadata
 
 
+# Auth0's user profile limits for the attributes sign-up accepts (characters).
+SIGNUP_NAME_ATTRIBUTES = {"given_name": 150, "family_name": 150, "name": 300, "nickname": 300}
+MAX_PICTURE_CHARS = 500
+# Auth0's username alphabet, without "@": a username never looks like an email address, so a
+# sign-in identifier is unambiguous.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_+\-.!#$'^`~]+$")
+_picture_url = URLValidator(schemes=["http", "https"])
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value)
+
+
+def _clean_name_attribute(name: str, value) -> str:
+    limit = SIGNUP_NAME_ATTRIBUTES[name]
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > limit
+        or _has_control_characters(value)
+    ):
+        raise OAuthError(
+            "invalid_request",
+            f"{name} must be a non-blank string of at most {limit} characters "
+            "without control characters.",
+        )
+    return value.strip()
+
+
+def _clean_picture(value) -> str:
+    invalid = OAuthError(
+        "invalid_request",
+        f"picture must be an http or https URL of at most {MAX_PICTURE_CHARS} characters.",
+    )
+    if not isinstance(value, str) or len(value) > MAX_PICTURE_CHARS:
+        raise invalid
+    try:
+        _picture_url(value)
+    except ValidationError:
+        raise invalid from None
+    return value
+
+
+def _clean_username(*, connection: Connection, username) -> str:
+    if not connection.requires_username:
+        if username is None:
+            return ""
+        raise OAuthError(
+            "invalid_request",
+            "username is only accepted by connections that require a username; this one "
+            "signs users in by email address.",
+        )
+    if username is None or username == "":
+        raise OAuthError("invalid_request", "Missing required parameter: username")
+    low, high = connection.username_min_length, connection.username_max_length
+    if not isinstance(username, str) or not (low <= len(username) <= high):
+        raise OAuthError(
+            "invalid_request", f"username must be between {low} and {high} characters long."
+        )
+    if not USERNAME_RE.match(username):
+        raise OAuthError(
+            "invalid_request",
+            "username may contain only letters, digits and _ + - . ! # $ ' ^ ` ~.",
+        )
+    return username.lower()
+
+
+def signup_profile_clean(*, connection: Connection, attributes: dict) -> dict:
+    """The profile attributes of an Auth0 sign-up request, checked, as ``TenantUser`` fields.
+
+    ``attributes`` may hold ``username``, ``given_name``, ``family_name``, ``name``,
+    ``nickname`` (strings, Auth0's length limits, no control characters) and ``picture`` (an
+    http(s) URL); an absent (or JSON ``null``) attribute is simply not set. ``username`` is
+    required by, and only accepted by, a connection with ``requires_username`` (Auth0: "Only
+    valid if the connection requires a username"); it is stored in lower case. Raises
+    ``OAuthError("invalid_request", <what is wrong>)``.
+    """
+    fields = {
+        "username": _clean_username(connection=connection, username=attributes.get("username"))
+    }
+    for name in SIGNUP_NAME_ATTRIBUTES:
+        if attributes.get(name) is not None:
+            fields[name] = _clean_name_attribute(name, attributes[name])
+    if attributes.get("picture") is not None:
+        fields["picture"] = _clean_picture(attributes["picture"])
+    return fields
+
+
 def tenant_user_signup(
     *,
     tenant: Tenant,
@@ -106,17 +199,26 @@ def tenant_user_signup(
     email: str,
     password: str,
     user_metadata: dict | None = None,
+    profile: dict | None = None,
 ) -> TenantUser:
-    """Create a user of a database connection; a taken email gets Auth0's opaque answer."""
+    """Create a user of a database connection (Auth0 ``POST /dbconnections/signup``).
+
+    ``profile`` holds the request's profile attributes (see ``signup_profile_clean``); they
+    are stored and later appear in id_tokens and userinfo per scope. A taken email (or
+    username) gets Auth0's opaque ``invalid_signup`` / "Invalid sign up" answer.
+    """
     email = email.strip().lower()
     try:
         validate_email(email)
     except ValidationError as exc:
         raise OAuthError("invalid_signup", "Invalid email address.") from exc
     metadata = _clean_user_metadata(user_metadata)
+    fields = signup_profile_clean(connection=connection, attributes=profile or {})
     password_policy_check(connection=connection, password=password, email=email)
     invalid_signup = OAuthError("invalid_signup", "Invalid sign up")
-    if selectors.tenant_user_exists(tenant=tenant, connection=connection, email=email):
+    if selectors.tenant_user_exists(
+        tenant=tenant, connection=connection, email=email, username=fields["username"]
+    ):
         make_password(password)  # as much work as a real sign-up
         raise invalid_signup
     try:
@@ -127,6 +229,7 @@ def tenant_user_signup(
                 password=password,
                 connection=connection,
                 user_metadata=metadata,
+                **fields,
             )
     except (IntegrityError, ValidationError) as exc:  # lost a race for the same email
         raise invalid_signup from exc

@@ -13,10 +13,9 @@ from django.conf import settings
 
 from tenantauth import selectors, signing, text
 from tenantauth.models import Application, Tenant, TenantUser
+from tenantauth.oidc import claims as claims_table
 
 ACCESS_TOKEN_TYPE = "at+jwt"
-PROFILE_CLAIMS = ("name", "nickname", "picture", "updated_at")
-EMAIL_CLAIMS = ("email", "email_verified")
 
 
 def access_token_lifetime() -> int:
@@ -27,19 +26,10 @@ def userinfo_url(tenant: Tenant) -> str:
     return tenant.issuer + "userinfo"
 
 
-def user_claims(*, user: TenantUser, scopes: set[str]) -> dict:
-    """The standard claims the scopes grant: profile and email, omitting empty values."""
-    claims: dict = {}
-    if "profile" in scopes:
-        for name in ("name", "nickname", "picture"):
-            value = getattr(user, name)
-            if value:
-                claims[name] = value
-        claims["updated_at"] = int(user.updated_at.timestamp())
-    if "email" in scopes:
-        claims["email"] = user.email
-        claims["email_verified"] = user.email_verified
-    return text.copied_claims_check(claims)  # the claims rule, as for delegation tokens
+def user_claims(*, user: TenantUser, scopes) -> dict:
+    """The standard claims the OIDC scopes grant (``claims.SCOPE_CLAIMS``), those present,
+    under the claims rule as for delegation tokens (raises ``text.ControlCharacterError``)."""
+    return text.copied_claims_check(claims_table.user_claims(user=user, scopes=scopes))
 
 
 def id_token_build(

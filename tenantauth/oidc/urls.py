@@ -8,6 +8,8 @@ app_name = "oidc"
 
 urlpatterns = [
     path("authorize", views.authorize, name="authorize"),
+    path("v2/logout", views.logout, name="logout"),
+    path("oidc/logout", views.logout, name="end_session"),
     path("oauth/token", apis.token, name="token"),
     path("dbconnections/signup", apis.signup, name="signup"),
     path("userinfo", apis.userinfo, name="userinfo"),

@@ -61,6 +61,7 @@ def test_reencrypt_command_covers_addon_secrets(settings, old_key, client, tenan
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
     for name in ("appA", "apiC"):  # the fixtures hold the pre-rotation ciphertext
         tenant_a[name].refresh_from_db()
+    tenant_a["tenant"].active_signing_key.refresh_from_db()  # appA signs with RS256
     for addon in ADDONS:
         params = {"nonce": "n"} if addon == "layer" else {}
         response = delegate(client, tenant_a, api_type=addon, **params)

@@ -1,46 +1,9 @@
-"""Chromium through Playwright, against pytest-django's live server.
-
-Debian's Chromium is used as installed; Playwright never downloads a browser. Without
-/usr/bin/chromium the browser tests are skipped, unless REQUIRE_BROWSER is set (CI), where a
-missing browser is a failure.
-"""
-
-import os
-from pathlib import Path
+"""Chromium through Playwright, against pytest-django's live server (the browser itself:
+tests/chromium.py, shared with tests/interop)."""
 
 import pytest
 
-# Playwright's sync API runs an asyncio loop in this thread; Django's ORM calls in the test
-# body are still synchronous and safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing and REQUIRE_BROWSER is set")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+# The session's one Chromium (the ``chromium`` fixture) lives in tests/chromium.py.
 
 
 @pytest.fixture

@@ -138,7 +138,11 @@ def test_d30_short_stored_secret_is_500_and_nothing_issued(client, tenant_a, sid
     """A stored client secret under 32 bytes (target: signing; source: verifying) is never
     used: 500 server_error and nothing issued."""
     app = tenant_a["apiC"] if side == "target" else tenant_a["appA"]
+    from tenantauth import services
     from tests.delegation.helpers import id_token_for
+
+    # Both sides on HS256, so the short secret is the key that would sign or verify.
+    services.application_update(application=tenant_a["appA"], jwt_signature_algorithm="HS256")
 
     token = id_token_for(tenant_a["tenant"], tenant_a["appA"], tenant_a["user"])
     Application.objects.filter(pk=app.pk).update(

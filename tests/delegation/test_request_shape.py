@@ -137,15 +137,17 @@ def test_d06_body_over_cap_is_413_json(client, tenant_a, size, kind):
     assert_error(response, 413, "invalid_request")
 
 
-WRONG_TYPES = [{"a": "b"}, ["S"], 123, None, True]
+# JSON null is not a wrong type: it means "absent" (D34, tests/interop/test_json_null.py).
+WRONG_TYPES = [{"a": "b"}, ["S"], 123, True, 1.5]
 INJECTIONS = ["S\x00X", "S\ud800", "S\r\nINJECTED-LOG-LINE level=CRITICAL"]
 
 
 @pytest.mark.parametrize("field", ["client_id", "target", "scope"])
 @pytest.mark.parametrize("value", WRONG_TYPES + INJECTIONS, ids=repr)
 def test_d07_wrong_type_or_control_chars_are_400(client, tenant_a, caplog, field, value):
-    """A wrong-typed field, NUL, a lone surrogate or CR-LF in client_id / target / scope gets
-    400 invalid_request, and the log shows no injected line."""
+    """A wrong-typed field (object, array, number, boolean), NUL, a lone surrogate or CR-LF
+    in client_id / target / scope gets 400 invalid_request, and the log shows no injected
+    line."""
     body = _valid_body(tenant_a)
     body[field] = value
     caplog.set_level(logging.DEBUG)

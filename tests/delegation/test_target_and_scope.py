@@ -145,9 +145,13 @@ def test_d27_unknown_or_long_api_type_is_invalid_request(client, tenant_a, api_t
         assert_error(response, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("scope", ["openid admin", "read:all", "openid offline_access"])
+@pytest.mark.parametrize(
+    "scope",
+    ["read:all", "openid read:all", "openid offline_access", "profile email", "openid https://x"],
+)
 def test_d27_scope_not_offered_is_invalid_scope(client, tenant_a, scope):
-    """Scope values the target does not grant get 400 invalid_scope and issue nothing."""
+    """What no delegation target grants gets 400 invalid_scope and issues nothing: an API
+    permission, a refresh token (offline_access), a scope without openid or passthrough."""
     assert_error(delegate(client, tenant_a, scope=scope), 400, "invalid_scope")
     assert not AuditEvent.objects.filter(type="sd").exists()
 
@@ -157,13 +161,18 @@ def test_d27_scope_not_offered_is_invalid_scope(client, tenant_a, scope):
     [
         ("openid", set()),
         ("openid name email", {"name", "email", "email_verified"}),
-        ("openid profile", {"name", "nickname"}),
+        ("openid profile", {"name", "nickname", "updated_at"}),
         ("openid nickname", {"nickname"}),
+        # Issue 7: names the user does not have (or that are no attribute) are left out.
+        ("openid name email displayName", {"name", "email", "email_verified"}),
+        ("openid given_name family_name", set()),
+        ("openid admin", set()),
     ],
 )
 def test_scope_attributes(client, tenant_a, scope, expected):
     """openid gives only the standard claims; attribute lists and profile add the user's
-    attributes that are present (the fixture user has no picture)."""
+    attributes that are present (the fixture user has no picture, given or family name);
+    an attribute the user lacks is left out, never an error."""
     response = delegate(client, tenant_a, scope=scope)
     assert response.status_code == 200, response.content
     claims = verify_issued(
@@ -171,7 +180,7 @@ def test_scope_attributes(client, tenant_a, scope, expected):
     )
     assert set(claims) - {"iss", "sub", "aud", "iat", "exp", "jti", "auth_time"} == expected
     user = tenant_a["user"]
-    for name in expected:
+    for name in expected - {"updated_at"}:
         assert claims[name] == getattr(user, name)
 
 
@@ -185,7 +194,7 @@ def test_d27_passthrough_copies_only_non_reserved_claims(client, tenant_a):
         user,
         department="research",
         roles=["a", "b"],
-        azp="evil",
+        azp=tenant_a["appA"].client_id,
         typ="Refresh",
         jti="fixed-jti",
         nbf=1_000_000_000,

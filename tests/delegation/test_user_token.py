@@ -42,6 +42,11 @@ def _make_rs256(app):
     return app
 
 
+def _make_hs256(app):
+    services.application_update(application=app, jwt_signature_algorithm="HS256")
+    return app
+
+
 def test_d11_source_without_delegation_grant_is_403(client, tenant_a):
     """A source without the legacy delegation grant gets 403 unauthorized_client naming it."""
     app = tenant_a["appA"]
@@ -108,8 +113,7 @@ def test_d12_not_a_compact_jws_is_invalid_grant(client, tenant_a, shape):
 @pytest.mark.parametrize("source_alg", ["HS256", "RS256"])
 def test_d13_alg_none_is_invalid_grant(client, tenant_a, alg, source_alg):
     """alg none / None / NONE with an empty (or any) signature gets 400 invalid_grant."""
-    if source_alg == "RS256":
-        _make_rs256(tenant_a["appA"])
+    services.application_update(application=tenant_a["appA"], jwt_signature_algorithm=source_alg)
     claims = jwt.decode(_token(tenant_a), options={"verify_signature": False})
     _refused(client, tenant_a, unsigned_token({"alg": alg, "typ": "JWT"}, claims))
     _refused(client, tenant_a, unsigned_token({"alg": alg, "typ": "JWT"}, claims, "c2ln"))
@@ -135,7 +139,7 @@ def test_d14_rs256_source_refuses_hs256_keyed_with_public_key(client, tenant_a):
 
 def test_d14_hs256_source_refuses_rs256_and_hs512(client, tenant_a):
     """S is HS256: an RS256 token (tenant key) or an HS512 token (S's secret) is refused."""
-    tenant, app = tenant_a["tenant"], tenant_a["appA"]
+    tenant, app = tenant_a["tenant"], _make_hs256(tenant_a["appA"])
     rs256 = jwt.encode(
         jwt.decode(_token(tenant_a), options={"verify_signature": False}),
         signing.rsa_private_key(tenant.active_signing_key),
@@ -148,6 +152,7 @@ def test_d14_hs256_source_refuses_rs256_and_hs512(client, tenant_a):
 
 def test_d15_wrong_key_or_flipped_byte_is_invalid_grant(client, tenant_a, tenant_b):
     """Signed with another client's secret, with tenant B's key, or one byte flipped: 400."""
+    _make_hs256(tenant_a["appA"])
     _refused(client, tenant_a, _token(tenant_a, key=tenant_a["appB"].client_secret()))
     good = _token(tenant_a)
     header, payload, signature = good.split(".")
@@ -180,7 +185,7 @@ def test_d16_exp_just_outside_then_just_inside_the_leeway(client, tenant_a, sett
         "exp-string",
         "exp-true",
         "exp-1e30",
-        "exp-float",
+        "exp-nan-like-string",
         "iat-missing",
         "iat-string",
         "lifetime-above-max",
@@ -203,7 +208,7 @@ def test_d17_bad_time_claims_are_invalid_grant(client, tenant_a, settings, varia
         "exp-string": {"exp": str(now + 3600)},
         "exp-true": {"exp": True},
         "exp-1e30": {"exp": 1e30},
-        "exp-float": {"exp": now + 3600.5},
+        "exp-nan-like-string": {"exp": "1796035000.5"},
         "iat-missing": {"iat": DROP},
         "iat-string": {"iat": str(now)},
         "lifetime-above-max": {"iat": now, "exp": now + max_age + 100},
@@ -219,12 +224,14 @@ def test_d17_bad_time_claims_are_invalid_grant(client, tenant_a, settings, varia
 
 
 def test_d18_audience(client, tenant_a):
-    """aud of another client, a list without S, or missing: 400; a list with S: 200."""
-    other = tenant_a["appB"].client_id
+    """aud of another client, a list without S, or missing: 400; a list with S and azp = S:
+    200 (OIDC Core 3.1.3.7: several audiences need azp; see test_user_token_rfc.py)."""
+    other, own = tenant_a["appB"].client_id, tenant_a["appA"].client_id
     _refused(client, tenant_a, _token(tenant_a, aud=other))
     _refused(client, tenant_a, _token(tenant_a, aud=[other, "x"]))
     _refused(client, tenant_a, _token(tenant_a, aud=DROP))
-    listed = _token(tenant_a, aud=[other, tenant_a["appA"].client_id])
+    _refused(client, tenant_a, _token(tenant_a, aud=[other, own]))  # no azp
+    listed = _token(tenant_a, aud=[other, own], azp=own)
     assert delegate(client, tenant_a, token=listed).status_code == 200
 
 
@@ -239,7 +246,8 @@ def test_d19_issuer_exact_match(client, tenant_a, tenant_b):
         issuer.upper(),
     ):
         _refused(client, tenant_a, _token(tenant_a, iss=iss))
-    # iss as a list holding the issuer (PyJWT will not encode it: sign by hand).
+    # iss as a list holding the issuer (PyJWT will not encode it: sign by hand, HS256).
+    _make_hs256(tenant_a["appA"])
     claims = jwt.decode(_token(tenant_a), options={"verify_signature": False})
     signing_input = unsigned_token({"alg": "HS256", "typ": "JWT"}, dict(claims, iss=[issuer]))
     signing_input = signing_input[:-1]
@@ -278,8 +286,7 @@ def test_d21_hostile_kid_is_refused_before_any_lookup(
     """A kid of path traversal, SQL, NUL, 200 chars or unknown gets 400 invalid_grant; no file
     is opened and no SQL carries it (it is checked before the tenant-scoped lookup). A 10 KB
     kid makes the id_token itself exceed the 8 KiB limit: 400 invalid_request (step 2)."""
-    if source_alg == "RS256":
-        _make_rs256(tenant_a["appA"])
+    services.application_update(application=tenant_a["appA"], jwt_signature_algorithm=source_alg)
     tenant = tenant_a["tenant"]
     key = (
         signing.rsa_private_key(tenant.active_signing_key)

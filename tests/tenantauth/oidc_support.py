@@ -119,6 +119,13 @@ def decode_rs256(token: str, tenant, audience: str) -> dict:
     return jwt.decode(token, key, algorithms=["RS256"], audience=audience, leeway=5)
 
 
+def decode_id_token(token: str, app) -> dict:
+    """Decode an id_token issued to ``app`` with the key its algorithm names."""
+    if app.jwt_signature_algorithm == "HS256":
+        return decode_hs256(token, app)
+    return decode_rs256(token, app.tenant, app.client_id)
+
+
 def refresh_grant(client, tenant, app, refresh_token: str, **overrides):
     """A refresh_token grant by ``app`` (client_secret_post), with any parameter overridden."""
     data = {

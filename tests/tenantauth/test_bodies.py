@@ -180,3 +180,24 @@ def test_parse_form_caps_the_number_of_fields():
     raw = "&".join(f"f{i}=v" for i in range(5)).encode()
     assert len(bodies.parse_form(raw, max_fields=5)) == 5
     _refused("malformed", bodies.parse_form, raw, max_fields=4)
+
+
+def test_top_level_null_means_absent():
+    """D34: a top-level null reads exactly like the member left out (the official SDKs send
+    null for every optional argument); nested nulls stay for the parameter's own checks."""
+    raw = b'{"scope": null, "audience": null, "a": "b", "o": {"x": null}, "l": [null]}'
+    assert bodies.parse_json(raw, max_depth=3) == {"a": "b", "o": {"x": None}, "l": [None]}
+    assert bodies.parse_json(b'{"scope": null}', max_depth=2) == {}
+
+
+def test_null_is_kept_when_asked():
+    """A JSON object that is itself a parameter value (user_metadata in a form) keeps its
+    nulls: there null is a value, not an absent parameter."""
+    assert bodies.parse_json(b'{"a": null}', max_depth=2, null_is_absent=False) == {"a": None}
+
+
+@pytest.mark.parametrize("raw", [b'{"a": 1}', b'{"a": true}', b'{"a": []}', b'{"a": {}}'])
+def test_other_non_string_values_are_kept_for_the_endpoint_to_refuse(raw):
+    """Only null is special: numbers, booleans, arrays and objects come back as they are, so
+    each endpoint's type check still refuses them."""
+    assert bodies.parse_json(raw, max_depth=3)["a"] is not None

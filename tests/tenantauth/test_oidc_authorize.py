@@ -93,6 +93,7 @@ def test_login_form_requires_csrf(tenant_a):
 def test_code_flow_with_pkce_hs256(client, tenant_a):
     """Login redirects to redirect_uri?code&state; the code (stored hashed) and the verifier
     give an id_token with nonce and auth_time, an access token and a refresh token."""
+    core_services.application_update(application=tenant_a["appA"], jwt_signature_algorithm="HS256")
     verifier, challenge = pkce_pair()
     callback = login_for_code(client, tenant_a, challenge=challenge)
     row = AuthorizationCode.objects.get()
@@ -226,8 +227,10 @@ def test_plain_pkce_refused(client, tenant_a):
     ("change", "error"),
     [
         ({"response_type": "token"}, "unsupported_response_type"),
-        ({"scope": "openid root"}, "invalid_scope"),
         ({"prompt": "none"}, "login_required"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "soon"}, "invalid_request"),
     ],
 )
 def test_errors_after_client_check_go_back_to_callback(client, tenant_a, change, error):

@@ -16,6 +16,7 @@ from tests.conftest import USER_PASSWORD
 from tests.tenantauth.oidc_support import (
     REALM_GRANT,
     decode_hs256,
+    decode_id_token,
     decode_rs256,
     password_grant,
     post_token,
@@ -47,6 +48,7 @@ def test_password_grant_hs256_issues_auth0_shaped_tokens(client, tenant_a):
     """The password grant answers access_token, id_token (HS256 with the client secret, exact
     issuer, aud = client_id, exp = iat + JWT expiration, profile and email claims), token_type,
     expires_in and scope, with no-store caching headers and no refresh token unless asked."""
+    core_services.application_update(application=tenant_a["appA"], jwt_signature_algorithm="HS256")
     response = password_grant(client, tenant_a)
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store" and response["Pragma"] == "no-cache"
@@ -175,10 +177,27 @@ def test_unsupported_grant_type(client, tenant_a):
     _assert_error(response, 400, "unsupported_grant_type")
 
 
-def test_unknown_scope_is_invalid_scope(client, tenant_a):
-    """Scopes outside openid/profile/email/offline_access are refused."""
-    response = password_grant(client, tenant_a, scope="openid admin:all")
-    _assert_error(response, 400, "invalid_scope")
+@pytest.mark.parametrize(
+    "scope, granted",
+    [
+        ("openid profile read:messages", "openid profile"),
+        ("openid address", "openid"),
+        ("openid phone email", "openid email"),
+        ("openid admin:all", "openid"),
+    ],
+)
+def test_unknown_scope_values_are_ignored(client, tenant_a, scope, granted):
+    """Issue 7 fault 4: scope values we do not support (address, phone, an API permission) are
+    ignored (OIDC Core 3.1.2.1), not refused; the answer's scope says what was granted and the
+    id_token carries only the granted claims."""
+    response = password_grant(client, tenant_a, scope=scope)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["scope"] == granted
+    claims = decode_id_token(body["id_token"], tenant_a["appA"])
+    assert ("name" in claims) == ("profile" in granted.split())
+    assert ("email" in claims) == ("email" in granted.split())
+    assert not {"address", "phone_number"} & set(claims)
 
 
 def test_request_shape_errors(client, tenant_a, settings):
@@ -306,7 +325,7 @@ def test_refresh_token_issued_rotated_and_reuse_revokes_family(client, tenant_a)
     assert second.status_code == 200, second.content
     successor = second.json()["refresh_token"]
     assert successor != token
-    claims = decode_hs256(second.json()["id_token"], app)
+    claims = decode_id_token(second.json()["id_token"], app)
     assert claims["sub"] == tenant_a["user"].user_id
     reused = post_token(client, tenant_a["tenant"], refresh)
     _assert_error(reused, 400, "invalid_grant")

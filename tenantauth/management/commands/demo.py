@@ -2,10 +2,11 @@
 and ``addonsDemo`` (Allowed APPs / APIs = appA, appB) with every add-on enabled on local test
 credentials (``addons.demo``).
 
-Idempotent: running it again keeps existing rows (and their secrets) and only fills in what is
-missing. Passwords come from DEMO_ADMIN_PASSWORD / DEMO_USER_PASSWORD when set, else they are
-generated once and kept in the git-ignored ``.dev-secrets.json`` so every run prints a login
-that works.
+Idempotent: running it again keeps existing rows (and their secrets and settings) and only fills
+in what is missing. New rows: appA and appB sign their id_tokens with RS256 (the tenant key,
+verifiable by any OIDC client through the JWKS), apiC with HS256 (its own secret, SPEC 1.6).
+Passwords come from DEMO_ADMIN_PASSWORD / DEMO_USER_PASSWORD when set, else they are generated
+once and kept in the git-ignored ``.dev-secrets.json`` so every run prints a login that works.
 """
 
 import json
@@ -81,6 +82,8 @@ class Command(BaseCommand):
                     app_type=Application.AppType.REGULAR_WEB,
                     grant_types=APP_GRANTS,
                     callback_urls=[CALLBACK],
+                    # id_tokens any OIDC client can verify through the JWKS.
+                    jwt_signature_algorithm=Application.SigningAlgorithm.RS256,
                 )
             )
         apps["apiC"] = Application.objects.filter(tenant=tenant, name="apiC").first() or (
@@ -89,6 +92,8 @@ class Command(BaseCommand):
                 name="apiC",
                 app_type=Application.AppType.API,
                 allowed_clients=[apps["appA"].client_id, apps["appB"].client_id],
+                # The reference scenario: apiC validates tokens with its own secret.
+                jwt_signature_algorithm=Application.SigningAlgorithm.HS256,
             )
         )
 
