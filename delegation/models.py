@@ -20,6 +20,12 @@ class AuditEvent(models.Model):
         SETTINGS_CHANGED = "settings_changed", "Security settings changed"
         KEY_ROTATED = "key_rotated", "Signing key rotated"
         ADDON_CHANGED = "addon_changed", "Add-on changed"
+        APPLICATION_CREATED = "application_created", "Application created"
+        APPLICATION_DELETED = "application_deleted", "Application deleted"
+        DELEGATION_PREVIEW = "delegation_preview", "Delegation previewed (try it)"
+        MEMBER_ADDED = "member_added", "Tenant member added"
+        MEMBER_ROLE_CHANGED = "member_role_changed", "Tenant member's role changed"
+        MEMBER_REMOVED = "member_removed", "Tenant member removed"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="audit_events")
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
