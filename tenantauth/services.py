@@ -458,6 +458,24 @@ def _member_repr(user) -> str:
     return f"{user.get_username()} (platform user {user.pk})"
 
 
+def membership_invite_check(*, tenant: Tenant, username: str, create_account: bool) -> None:
+    """Raise ``MembershipError`` when ``membership_invite`` would refuse (see there)."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    if create_account:
+        if User.objects.filter(username__iexact=username).exists():
+            raise MembershipError(
+                "An account with this username exists already; attach it instead."
+            )
+        return
+    user = User.objects.filter(username=username).first()
+    if user is None or user.is_superuser or not user.is_active:
+        raise MembershipError("No eligible account has this username.")
+    if Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise MembershipError("This account is a member of this tenant already.")
+
+
 @transaction.atomic
 def membership_invite(
     *,
@@ -484,22 +502,15 @@ def membership_invite(
     User = get_user_model()
     username = username.strip()
     password = None
+    membership_invite_check(tenant=tenant, username=username, create_account=create_account)
     if create_account:
-        if User.objects.filter(username__iexact=username).exists():
-            raise MembershipError(
-                "An account with this username exists already; attach it instead."
-            )
         password = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
         user = User(username=username, email=email.strip(), is_staff=True, is_active=True)
         user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save()
     else:
-        user = User.objects.filter(username=username).first()
-        if user is None or user.is_superuser or not user.is_active:
-            raise MembershipError("No eligible account has this username.")
-        if Membership.objects.filter(tenant=tenant, user=user).exists():
-            raise MembershipError("This account is a member of this tenant already.")
+        user = User.objects.get(username=username)
         if not user.is_staff:
             # The admin site admits staff accounts only; membership alone would not let in.
             user.is_staff = True
