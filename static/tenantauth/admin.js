@@ -55,7 +55,11 @@
       tab.setAttribute("aria-controls", panel.id);
       tab.textContent = heading ? heading.textContent.trim() : panel.id;
       if (panel.querySelector(".errorlist, [aria-invalid='true']")) {
-        tab.classList.add("ta-tab-error");
+        var dot = document.createElement("span");
+        dot.className = "ta-tab-error";
+        dot.setAttribute("aria-hidden", "true");  // the tab's name stays its heading
+        dot.textContent = " \u2022";
+        tab.appendChild(dot);
         tab.setAttribute("aria-description", "contains errors");
       }
       if (heading) { heading.hidden = true; }
@@ -79,12 +83,7 @@
 
     tablist.addEventListener("click", function (event) {
       var index = tabs.indexOf(event.target.closest("[role=tab]"));
-      if (index >= 0) {
-        select(index, true);
-        if (window.history.replaceState) {
-          window.history.replaceState(null, "", "#" + panels[index].id);
-        }
-      }
+      if (index >= 0) { select(index, true); }
     });
     tablist.addEventListener("keydown", function (event) {
       var index = tabs.indexOf(document.activeElement);
@@ -94,9 +93,6 @@
       event.preventDefault();
       next = (next + tabs.length) % tabs.length;
       select(next, true);
-      if (window.history.replaceState) {
-        window.history.replaceState(null, "", "#" + panels[next].id);
-      }
     });
     container.taSelect = function (panel) {
       var index = panels.indexOf(panel);
@@ -123,7 +119,16 @@
       reveal(invalid);
       var field = invalid.matches("[aria-invalid='true']") ? invalid
         : (invalid.closest(".form-row") || document).querySelector("input, select, textarea");
-      if (field) { field.focus(); }
+      if (field) {
+        field.focus();
+        // Scrolling to a URL fragment (#tab-...) after load takes the focus away again.
+        var refocus = function () {
+          window.setTimeout(function () {
+            if (document.activeElement === document.body) { field.focus(); }
+          }, 0);
+        };
+        if (document.readyState === "complete") { refocus(); } else { window.addEventListener("load", refocus); }
+      }
       return;
     }
     if (window.location.hash.length > 1) {

@@ -4,6 +4,7 @@ test here is a plain form post, as a browser without scripts would send it."""
 
 import json
 import re
+from html.parser import HTMLParser
 
 import pytest
 from cryptography import x509
@@ -373,3 +374,74 @@ def test_recent_actions_link_only_to_pages_the_reader_may_open(client, tenant_a,
     client.post(reverse("admin:switch_tenant"), {"tenant": tenant_b["tenant"].pk})
     index = client.get(reverse("admin:index")).content.decode()
     assert "apiC-renamed" in index and link not in index
+
+
+class _Inputs(HTMLParser):
+    """Form controls of a page and the ids that a ``<label for>`` names."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.controls: list[dict] = []
+        self.label_for: set[str] = set()
+        self._label_depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "label":
+            self._label_depth += 1
+            if attrs.get("for"):
+                self.label_for.add(attrs["for"])
+        elif tag in ("input", "select", "textarea"):
+            if attrs.get("type") in ("hidden", "submit", "button", "reset", "image"):
+                return
+            self.controls.append({**attrs, "_in_label": self._label_depth > 0})
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self._label_depth -= 1
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "application-change",
+        "application-add",
+        "try-it",
+        "rotate",
+        "membership-add",
+        "tenantuser-add",
+        "tenantuser-password",
+        "import-key",
+        "tenant-change",
+    ],
+)
+def test_every_input_has_a_label(admin_client, tenant_a, page):
+    """Each visible control of the dashboard's forms has a label (for=, wrapping or aria)."""
+    api_c, user, tenant = tenant_a["apiC"], tenant_a["user"], tenant_a["tenant"]
+    url = {
+        "application-change": change_url(api_c),
+        "application-add": reverse("admin:tenantauth_application_add"),
+        "try-it": reverse("admin:tenantauth_application_tryit", args=[api_c.pk]),
+        "rotate": reverse("admin:tenantauth_application_rotatesecret", args=[api_c.pk]),
+        "membership-add": reverse("admin:tenantauth_membership_add"),
+        "tenantuser-add": reverse("admin:tenantauth_tenantuser_add"),
+        "tenantuser-password": reverse("admin:tenantauth_tenantuser_password", args=[user.pk]),
+        "import-key": reverse("admin:tenantauth_tenant_importkey", args=[tenant.pk]),
+        "tenant-change": reverse("admin:tenantauth_tenant_change", args=[tenant.pk]),
+    }[page]
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    parser = _Inputs()
+    parser.feed(response.content.decode())
+    assert parser.controls
+    unlabelled = [
+        c.get("name") or c.get("id")
+        for c in parser.controls
+        if not (
+            c["_in_label"]
+            or c.get("id") in parser.label_for
+            or c.get("aria-label")
+            or c.get("aria-labelledby")
+        )
+    ]
+    assert not unlabelled, unlabelled
