@@ -128,3 +128,18 @@ def test_printed_commands_work_as_printed(tmp_path):
         check=True,
     )
     assert '"issuer": "http://127.0.0.1:8101/t/acme/"' in result.stdout
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000"])
+def test_a_bad_port_stops_at_start_up(tmp_path, port):
+    """PORT names the advertised URL: a value that is no TCP port fails fast, by name."""
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=_env(tmp_path, PORT=port),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "PORT must be a TCP port number" in result.stderr
