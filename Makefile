@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The settings derive PUBLIC_BASE_URL (issuer, discovery, printed links) from PORT.
+export PORT
 
 .PHONY: run test install browser system node lint format clean bench
 

@@ -24,6 +24,10 @@ and the default-``api_type`` rule from ``AddonsConfig.ready()``; an add-on modul
             # and only then returns ``body`` to the client.
             ...
 
+        # Optional: what the admin's "try it" panel shows. The same code as ``mint`` up to,
+        # not including, the signature; never a usable credential.
+        def preview(self, *, request: minters.MintRequest) -> minters.Preview: ...
+
     minters.register("firebase", FirebaseMinter())
 
 and may override which api_type an omitted ``api_type`` means for a target with
@@ -147,6 +151,20 @@ class Minted:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a minter would issue, decoded, without its signature (the "try it" panel).
+
+    ``header`` and ``claims`` are the JOSE header and the claims set exactly as ``mint`` would
+    sign them (RFC 7515 section 4, RFC 7519 section 4); ``expires_in`` in seconds. There is no
+    signature and no compact serialisation: a preview is never a usable token.
+    """
+
+    header: dict
+    claims: dict
+    expires_in: int
+
+
 class Minter(Protocol):
     def refusal(
         self, *, tenant: Tenant, source: Application, target: Application
@@ -176,10 +194,8 @@ class AppMinter:
             )
         return None
 
-    def mint(self, *, request: MintRequest) -> Minted:
-        now = int(time.time())
-        lifetime = request.target.jwt_lifetime_seconds
-        jti = uuid.uuid4().hex
+    def claims(self, *, request: MintRequest, now: int, jti: str) -> dict:
+        """The claims set of the token for ``request`` (SPEC section 4, "Responses")."""
         claims = scope_claims(
             scope=request.scope, user=request.user, incoming_claims=request.incoming_claims
         )
@@ -189,18 +205,44 @@ class AppMinter:
                 "sub": request.user.user_id,
                 "aud": request.target.client_id,
                 "iat": now,
-                "exp": now + lifetime,
+                "exp": now + request.target.jwt_lifetime_seconds,
                 "jti": jti,
             }
         )
         if request.auth_time is not None:
             claims["auth_time"] = int(request.auth_time)
+        return claims
+
+    def header(self, *, request: MintRequest) -> dict:
+        """The JOSE header ``signing.sign_jwt`` produces for the target (kid when RS256)."""
+        header = {"alg": request.target.jwt_signature_algorithm, "typ": "JWT"}
+        if request.target.jwt_signature_algorithm == "RS256":
+            key = request.tenant.active_signing_key
+            if key is None:
+                raise signing.KeyUnavailableError("tenant has no active signing key")
+            header["kid"] = key.kid
+        return header
+
+    def mint(self, *, request: MintRequest) -> Minted:
+        now = int(time.time())
+        lifetime = request.target.jwt_lifetime_seconds
+        jti = uuid.uuid4().hex
+        claims = self.claims(request=request, now=now, jti=jti)
         token = signing.sign_jwt(claims=claims, application=request.target, tenant=request.tenant)
         return Minted(
             body={"id_token": token, "token_type": "Bearer", "expires_in": lifetime},
             jti=jti,
             credential=token,
             expires_at=datetime.fromtimestamp(now + lifetime, tz=UTC),
+        )
+
+    def preview(self, *, request: MintRequest) -> Preview:
+        """Header and claims ``mint`` would sign now; no key is touched, nothing is signed."""
+        claims = self.claims(request=request, now=int(time.time()), jti=uuid.uuid4().hex)
+        return Preview(
+            header=self.header(request=request),
+            claims=claims,
+            expires_in=request.target.jwt_lifetime_seconds,
         )
 
 

@@ -32,6 +32,12 @@ class AuditEvent(models.Model):
         KEY_ROTATED = "key_rotated", "Signing key rotated"
         ADDON_CHANGED = "addon_changed", "Add-on changed"
         AUDIT_EXPORTED = "audit_exported", "Audit log exported"
+        APPLICATION_CREATED = "application_created", "Application created"
+        APPLICATION_DELETED = "application_deleted", "Application deleted"
+        DELEGATION_PREVIEW = "delegation_preview", "Delegation previewed (try it)"
+        MEMBER_ADDED = "member_added", "Tenant member added"
+        MEMBER_ROLE_CHANGED = "member_role_changed", "Tenant member's role changed"
+        MEMBER_REMOVED = "member_removed", "Tenant member removed"
 
     # No single-column index on tenant: every composite index below starts with it.
     tenant = models.ForeignKey(

@@ -19,6 +19,7 @@ filters and permissions all follow the tenant chosen in the switcher, so a tenan
 never see or touch another tenant's rows through any page, filter, action or URL.
 """
 
+import json
 import re
 
 from django.contrib import admin, messages
@@ -30,20 +31,31 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import get_resolver, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
-from tenantauth import roles, services, text
+from delegation import policy, preview
+from tenantauth import certificates, roles, services, signing, text
+from tenantauth import selectors as tenant_selectors
 from tenantauth.admin_site import tenant_context
 from tenantauth.forms import (
     ApplicationForm,
     ClientSecretForm,
+    DelegationTryItForm,
+    MembershipInviteForm,
+    MembershipRoleForm,
     SigningKeyImportForm,
     TenantBoundFormMixin,
     TenantUserCreationForm,
@@ -106,9 +118,16 @@ class LockedDownAdminMixin:
         """Whether ``obj`` belongs to what the request works on (overridden for tenants)."""
         return True
 
+    def _object_allows(self, request, action: str, obj) -> bool:
+        """A page may narrow (never widen) the table's rights for some rows (e.g. platform
+        staff's memberships are not a tenant admin's to change)."""
+        return True
+
     def _may(self, request, action: str, obj=None) -> bool:
-        return roles.allowed(role_of(request), self.opts.label_lower, action) and self._in_scope(
-            request, obj
+        return (
+            roles.allowed(role_of(request), self.opts.label_lower, action)
+            and self._in_scope(request, obj)
+            and self._object_allows(request, action, obj)
         )
 
     def has_module_permission(self, request):
@@ -345,9 +364,10 @@ class TenantAdmin(TenantScopedModelAdmin):
         return obj
 
     def rotate_key(self, request, pk):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """POST only; a GET (a bookmarked or reloaded URL) goes back to the tenant page."""
         tenant = self._get_scoped(request, pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:tenantauth_tenant_change", args=[tenant.pk]))
         key = services.signing_key_rotate(tenant=tenant, actor=request.user)
         self.log_change(request, tenant, f"Rotated signing key; new kid {key.kid}.")
         messages.success(
@@ -386,58 +406,205 @@ class TenantAdmin(TenantScopedModelAdmin):
         return TemplateResponse(request, "admin/tenantauth/form_page.html", context)
 
 
+# --- tenant members --------------------------------------------------------------------------
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedModelAdmin):
-    list_display = ["user", "role", "created_at"]
+    """The tenant's admins and auditors. A tenant admin invites (a new platform account with a
+    one-time password, or an existing account by username), changes roles and removes
+    members of their own tenant, never platform staff and never the tenant's last admin;
+    every change is audited by the services."""
+
+    list_display = ["member", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username"]
-    # Platform accounts span tenants: only platform staff add or change memberships (roles).
+    readonly_fields = ["member", "created_at"]
+    actions = None  # removals one at a time, each through the last-admin check
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "tenant")
+
+    @admin.display(description="Member", ordering="user__username")
+    def member(self, obj):
+        return obj.user.get_username() if obj and obj.user_id else "-"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["account", "username", "email", "role"]
+        return ["member", "role", "created_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = MembershipRoleForm if obj is not None else MembershipInviteForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    # Rights come from tenantauth.roles; these hooks only narrow them.
+    def _object_allows(self, request, action: str, obj) -> bool:
+        # Platform staff's own accounts are theirs to manage, not a tenant admin's.
+        if action == "view" or obj is None or tenant_context(request).is_platform_staff:
+            return True
+        return not obj.user.is_superuser
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for membership in objs:
+            if services.membership_is_last_admin(membership=membership):
+                protected = [*protected, f"{membership.user} is this tenant's last admin"]
+        return deleted, counts, perms_needed, protected
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.membership_set_role(
+                membership=obj, role=form.cleaned_data["role"], actor=request.user
+            )
+            return
+        tenant = tenant_context(request).tenant
+        if tenant is None:
+            raise PermissionDenied("Choose a tenant in the switcher first.")
+        membership, password = services.membership_invite(
+            tenant=tenant,
+            actor=request.user,
+            username=form.cleaned_data["username"],
+            role=form.cleaned_data["role"],
+            create_account=form.cleaned_data["account"] == MembershipInviteForm.NEW,
+            email=form.cleaned_data.get("email") or "",
+        )
+        obj.pk, obj.user, obj.tenant = membership.pk, membership.user, membership.tenant
+        request._one_time_password = password
+
+    def delete_model(self, request, obj):
+        try:
+            services.membership_remove(membership=obj, actor=request.user)
+        except services.MembershipError as exc:
+            raise PermissionDenied(exc.message) from None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        password = getattr(request, "_one_time_password", None)
+        if not password:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{obj.user.get_username()} was added as {obj.get_role_display()}",
+            "opts": self.opts,
+            "original": obj,
+            "username": obj.user.get_username(),
+            "password": password,
+        }
+        response = TemplateResponse(request, "admin/tenantauth/membership/invited.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 # --- applications ----------------------------------------------------------------------------
+def _copy_button(target_id: str, label: str = "Copy"):
+    # Hidden until admin.js runs: without JavaScript there is nothing to copy with.
+    return format_html(
+        '<button type="button" class="copy-button" data-copy-target="{}" hidden>{}</button>',
+        target_id,
+        label,
+    )
+
+
+def tenant_endpoints(tenant) -> list[tuple[str, str, str]]:
+    """Every URL under ``/t/<slug>/``, as ``(label, url, dom id)``, read from the URL map so
+    that a new tenant endpoint appears here without an edit."""
+    labels = {
+        "oidc:authorize": "OAuth Authorization URL (hosted login)",
+        "oidc:token": "OAuth Token URL",
+        "oidc:signup": "Sign-up URL (dbconnections/signup)",
+        "oidc:userinfo": "OIDC userinfo URL",
+        "oidc:discovery": "OpenID Configuration",
+        "oidc:jwks": "JSON Web Key Set",
+        "delegation": "Delegation URL",
+    }
+    found = []
+    for pattern in get_resolver().url_patterns:
+        if str(pattern.pattern) != "t/<slug:tenant_slug>/" or not hasattr(pattern, "url_patterns"):
+            continue
+        namespace = getattr(pattern, "namespace", None)
+        for sub in pattern.url_patterns:
+            route = str(sub.pattern)
+            if "<" in route:
+                continue
+            name = f"{namespace}:{sub.name}" if namespace and sub.name else (sub.name or route)
+            found.append((labels.get(name, route), tenant.issuer + route))
+    return [
+        (label, url, f"endpoint-{index}")
+        for index, (label, url) in enumerate([("Domain (issuer)", tenant.issuer), *found])
+    ]
+
+
 @admin.register(Application)
 class ApplicationAdmin(TenantScopedModelAdmin):
+    """The application page, shaped like an identity dashboard's: tabs Settings (with
+    Advanced Settings: OAuth, Grant Types, Endpoints, Certificates), Add-ons and Delegation,
+    plus the "try it" panel. The tabs are sections of one page; ``admin.js`` turns them into
+    ARIA tabs."""
+
     form = ApplicationForm
     list_display = ["name", "client_id", "app_type", "signature_algorithm", "active"]
     list_filter = ["app_type", "jwt_signature_algorithm", "is_active", "oidc_conformant"]
     search_fields = ["name", "client_id"]
-    readonly_fields = ["client_id", "client_secret_display", "domain", "endpoints"]
     change_form_template = "admin/tenantauth/application/change_form.html"
+    delete_confirmation_template = "admin/tenantauth/application/delete_confirmation.html"
+
+    TAB_SETTINGS = "tab-settings"
+    TAB_OAUTH, TAB_GRANTS = "tab-oauth", "tab-grant-types"
+    TAB_ENDPOINTS, TAB_CERTIFICATES = "tab-endpoints", "tab-certificates"
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = ["client_id_display", "client_secret_display", "domain"]
+        if obj is not None:
+            fields += ["endpoints", "certificates"]
+        return fields
 
     def get_fieldsets(self, request, obj=None):
-        settings_fields = ["name", "app_type", "is_active"]
+        editable = self.has_change_permission(request, obj) if obj else True
+        basic = ["name"]
         if obj:
-            settings_fields += ["domain", "client_id", "client_secret_display"]
-        settings_fields += [
-            "callback_urls_text",
-            "allowed_logout_urls_text",
-            "allowed_origins_text",
-            "jwt_lifetime_seconds",
-        ]
+            basic += ["domain", "client_id_display", "client_secret_display"]
+        is_api = obj is not None and obj.app_type == Application.AppType.API
+        uris = (
+            ["allowed_origins_text"]
+            if is_api
+            else ["callback_urls_text", "allowed_logout_urls_text", "allowed_origins_text"]
+        )
+        allowed = (
+            ["allowed_clients_picked", "allowed_clients_add", "allowed_clients_text"]
+            if editable
+            else ["allowed_clients_display"]
+        )
         sets = [
-            ("Settings", {"fields": settings_fields}),
+            ("Basic Information", {"classes": [self.TAB_SETTINGS, "ta-secret"], "fields": basic}),
             (
-                "Advanced settings: OAuth",
+                "Application Properties",
+                {"classes": [self.TAB_SETTINGS], "fields": ["app_type", "is_active"]},
+            ),
+            ("Application URIs", {"classes": [self.TAB_SETTINGS], "fields": uris}),
+            ("ID Token", {"classes": [self.TAB_SETTINGS], "fields": ["jwt_lifetime_seconds"]}),
+            # The Advanced Settings tabs carry the headings of these sections.
+            (
+                None,
                 {
-                    "classes": ["collapse"],
-                    "fields": [
-                        "allowed_clients_text",
-                        "jwt_signature_algorithm",
-                        "oidc_conformant",
-                    ],
+                    "classes": [self.TAB_OAUTH],
+                    "fields": [*allowed, "jwt_signature_algorithm", "oidc_conformant"],
                 },
             ),
-            (
-                "Advanced settings: Grant Types",
-                {"classes": ["collapse"], "fields": ["grant_types"]},
-            ),
+            (None, {"classes": [self.TAB_GRANTS], "fields": ["grant_types"]}),
         ]
         if obj:
-            sets.append(
-                ("Advanced settings: Endpoints", {"classes": ["collapse"], "fields": ["endpoints"]})
-            )
+            sets += [
+                (None, {"classes": [self.TAB_ENDPOINTS], "fields": ["endpoints"]}),
+                (None, {"classes": [self.TAB_CERTIFICATES], "fields": ["certificates"]}),
+            ]
         return sets
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        tabs = [(self.TAB_OAUTH, "OAuth"), (self.TAB_GRANTS, "Grant Types")]
+        if obj is not None:
+            tabs += [(self.TAB_ENDPOINTS, "Endpoints"), (self.TAB_CERTIFICATES, "Certificates")]
+        context["advanced_tabs"] = tabs
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- read-only displays -----------------------------------------------------------------
     @admin.display(description="Signing", ordering="jwt_signature_algorithm")
     def signature_algorithm(self, obj):
         # The short code: the long choice labels push the list past the filter sidebar.
@@ -449,32 +616,120 @@ class ApplicationAdmin(TenantScopedModelAdmin):
 
     @admin.display(description="Domain")
     def domain(self, obj):
-        return obj.tenant.issuer.rstrip("/") if obj else "-"
+        if not obj:
+            return "-"
+        value = obj.tenant.issuer.rstrip("/")
+        return format_html(
+            '<code id="domain-value">{}</code> {}', value, _copy_button("domain-value")
+        )
 
-    @admin.display(description="Client secret")
+    @admin.display(description="Client ID")
+    def client_id_display(self, obj):
+        if not obj or not obj.pk:
+            return "Generated when the application is saved."
+        return format_html(
+            '<code id="client-id-value">{}</code> {}',
+            obj.client_id,
+            _copy_button("client-id-value"),
+        )
+
+    @admin.display(description="Client Secret")
     def client_secret_display(self, obj):
         if not obj or not obj.pk:
             return "Generated when the application is saved."
         return format_html(
-            '<span class="secret-mask">••••••••••••••••</span> '
+            '<code class="secret-mask" id="client-secret-value" aria-label="Client secret, hidden">'
+            "••••••••••••••••</code> "
             '<span class="help">SHA-256 {}…</span>',
             obj.client_secret_fingerprint[:12],
         )
 
-    @admin.display(description="Endpoints")
-    def endpoints(self, obj):
-        base = obj.tenant.issuer
-        rows = [
-            ("OAuth Authorization URL", base + "authorize"),
-            ("OAuth Token URL", base + "oauth/token"),
-            ("Delegation URL", base + "delegation"),
-            ("OpenID Configuration", base + ".well-known/openid-configuration"),
-            ("JSON Web Key Set", base + ".well-known/jwks.json"),
-        ]
+    @admin.display(description="Allowed APPs / APIs")
+    def allowed_clients_display(self, obj):
+        apps = dict(Application.objects.filter(tenant=obj.tenant).values_list("client_id", "name"))
+        if not obj.allowed_clients:
+            return "(empty)"
         return format_html(
-            "<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd><code>{}</code></dd>", rows)
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} <code>{}</code></li>",
+                ((apps.get(c, "(unknown)"), c) for c in obj.allowed_clients),
+            ),
         )
 
+    def _lines_display(self, values):
+        if not values:
+            return "(none)"
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li><code>{}</code></li>", ((v,) for v in values))
+        )
+
+    @admin.display(description="Allowed Callback URLs")
+    def callback_urls_text(self, obj):
+        return self._lines_display(obj.callback_urls)
+
+    @admin.display(description="Allowed Logout URLs")
+    def allowed_logout_urls_text(self, obj):
+        return self._lines_display(obj.allowed_logout_urls)
+
+    @admin.display(description="Allowed Web Origins")
+    def allowed_origins_text(self, obj):
+        return self._lines_display(obj.allowed_origins)
+
+    @admin.display(description="Endpoints")
+    def endpoints(self, obj):
+        rows = tenant_endpoints(obj.tenant)
+        return format_html(
+            '<dl class="endpoint-list">{}</dl>',
+            format_html_join(
+                "",
+                '<dt>{}</dt><dd><code id="{}">{}</code> {}</dd>',
+                ((label, dom_id, url, _copy_button(dom_id)) for label, url, dom_id in rows),
+            ),
+        )
+
+    @admin.display(description="Signing certificate")
+    def certificates(self, obj):
+        tenant = obj.tenant
+        key = tenant.active_signing_key
+        jwks = {"keys": [k.public_jwk for k in tenant_selectors.verification_keys(tenant=tenant)]}
+        jwks_html = format_html(
+            '<h3 id="jwks-heading">JSON Web Key Set</h3>'
+            '<p class="help">Published at <code>{}</code>: the active key and retired keys '
+            "that still verify.</p>"
+            '<pre id="jwks-value" class="code-block" tabindex="0" aria-labelledby="jwks-heading">'
+            "{}</pre>{}",
+            tenant.issuer + ".well-known/jwks.json",
+            json.dumps(jwks, indent=2),
+            _copy_button("jwks-value", "Copy JWKS"),
+        )
+        if key is None:
+            return format_html("<p>This tenant has no active signing key.</p>{}", jwks_html)
+        try:
+            cert = certificates.signing_certificate(tenant=tenant, key=key)
+        except signing.KeyUnavailableError:
+            return format_html("<p>The signing key cannot be read right now.</p>{}", jwks_html)
+        return format_html(
+            "<p>Tokens signed with RS256 carry <code>kid</code> <code>{}</code>. "
+            "The certificate wraps the same public key (self-signed, valid until {}).</p>"
+            '<dl class="fingerprints"><dt>SHA-256 fingerprint</dt><dd><code>{}</code></dd>'
+            "<dt>SHA-1 fingerprint</dt><dd><code>{}</code></dd></dl>"
+            '<h3 id="certificate-heading">Signing certificate (PEM)</h3>'
+            '<pre id="certificate-value" class="code-block" tabindex="0" '
+            'aria-labelledby="certificate-heading">{}</pre>{} '
+            '<a class="button" href="{}" download>Download certificate</a>{}',
+            cert.kid,
+            f"{cert.not_after:%Y-%m-%d}",
+            cert.sha256,
+            cert.sha1,
+            cert.pem,
+            _copy_button("certificate-value", "Copy certificate"),
+            reverse("admin:tenantauth_application_certificate", args=[obj.pk]),
+            jwks_html,
+        )
+
+    # --- saving and deleting ----------------------------------------------------------------
     def save_model(self, request, obj, form, change):
         changes = form.settings_changes()
         if change:
@@ -491,6 +746,120 @@ class ApplicationAdmin(TenantScopedModelAdmin):
             obj.pk = created.pk
             obj.client_id = created.client_id
 
+    def get_deleted_objects(self, objs, request):
+        """Django's list, plus each allow-list that loses an entry; a delete that would leave
+        a list empty on a tenant reading empty as "all" is refused (listed as protected)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        objs = list(objs)
+        if objs:
+            effects = services.application_delete_effects(tenant=objs[0].tenant, applications=objs)
+            deleted = [
+                *deleted,
+                *(
+                    f"Allowed APPs / APIs of {app.name}: the entry is removed"
+                    for app in effects["referenced_by"]
+                ),
+            ]
+            protected = [
+                *protected,
+                *(
+                    f"Allowed APPs / APIs of {app.name} would become empty, which this tenant "
+                    "reads as all applications: change that list first"
+                    for app in effects["widened"]
+                ),
+            ]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        try:
+            services.application_delete(application=obj, actor=request.user)
+        except services.ApplicationDeleteRefused as exc:
+            # The confirmation page already refused; this is a list changed in between.
+            raise PermissionDenied(exc.message % exc.params) from None
+
+    def delete_queryset(self, request, queryset):
+        tenant = tenant_context(request).tenant
+        apps = list(queryset.select_related("tenant"))
+        by_tenant: dict[int, list[Application]] = {}
+        for app in apps:
+            by_tenant.setdefault(app.tenant_id, []).append(app)
+        try:
+            with transaction.atomic():
+                for group in by_tenant.values():
+                    services.applications_delete(
+                        tenant=tenant or group[0].tenant, applications=group, actor=request.user
+                    )
+        except services.ApplicationDeleteRefused as exc:
+            raise PermissionDenied(exc.message % exc.params) from None
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_queryset(request).select_related("tenant").filter(pk=object_id).first()
+        extra = dict(extra_context or {})
+        if obj is not None and self.has_view_permission(request, obj):
+            extra["referenced_by"] = self._linked(
+                request,
+                services.application_delete_effects(tenant=obj.tenant, applications=[obj])[
+                    "referenced_by"
+                ],
+            )
+        return super().delete_view(request, object_id, extra)
+
+    # --- the change page --------------------------------------------------------------------
+    def _linked(self, request, apps):
+        """``(application, admin URL or None)``: a link only where the reader may go."""
+        return [
+            (
+                app,
+                reverse("admin:tenantauth_application_change", args=[app.pk])
+                if self.has_view_permission(request, app)
+                else None,
+            )
+            for app in apps
+        ]
+
+    def _delegation_context(self, request, app) -> dict:
+        """The Delegation tab: who may call this application, and whom it may call (api_type
+        app), each entry with the policy's decision so listed-but-refused pairs show why."""
+        tenant = app.tenant
+        apps = list(Application.objects.filter(tenant=tenant).order_by("name"))
+        by_id = {a.client_id: a for a in apps}
+        callers = [by_id[c] for c in app.allowed_clients if c in by_id and c != app.client_id]
+        callees = [a for a in apps if a.pk != app.pk and app.client_id in (a.allowed_clients or [])]
+        open_targets = [
+            a
+            for a in apps
+            if a.pk != app.pk and not a.allowed_clients and tenant.empty_allowlist_means_all
+        ]
+
+        def row(other, source, target):
+            (_, url) = self._linked(request, [other])[0]
+            decision = policy.delegation_decide(
+                tenant=tenant, source=source, target=target, api_type="app"
+            )
+            return {"app": other, "url": url, "decision": decision}
+
+        return {
+            "callers": [row(caller, caller, app) for caller in callers],
+            "callees": [row(callee, app, callee) for callee in callees],
+            "open_targets": self._linked(request, open_targets),
+            "empty_allowlist_means_all": tenant.empty_allowlist_means_all,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = dict(extra_context or {})
+        obj = self.get_queryset(request).select_related("tenant").filter(pk=object_id).first()
+        if obj is not None and self.has_view_permission(request, obj):
+            extra["delegation"] = self._delegation_context(request, obj)
+            extra["can_try_it"] = self.has_change_permission(request, obj)
+            extra["addon_tab"] = self._addon_tab(request, obj)
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _addon_tab(self, request, obj):
+        """The Add-ons tab's content. The add-on layer ("Add-ons, part 1") is not merged on
+        this branch yet: the tab is a marked placeholder until it is."""
+        return None
+
+    # --- extra pages ------------------------------------------------------------------------
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -504,15 +873,32 @@ class ApplicationAdmin(TenantScopedModelAdmin):
                 view(self.rotate_secret),
                 name="tenantauth_application_rotatesecret",
             ),
+            path("<int:pk>/try-it/", view(self.try_it), name="tenantauth_application_tryit"),
+            path(
+                "<int:pk>/try-it/users/",
+                view(self.try_it_users),
+                name="tenantauth_application_tryitusers",
+            ),
+            path(
+                "<int:pk>/certificate.pem",
+                view(self.certificate_pem),
+                name="tenantauth_application_certificate",
+            ),
             *super().get_urls(),
         ]
 
-    def _get_scoped(self, request, pk):
+    def _get_scoped(self, request, pk, *, write=True):
         obj = self.get_queryset(request).select_related("tenant").filter(pk=pk).first()
         if obj is None:
             raise PermissionDenied
-        self._require_write(request, obj)
+        if write:
+            self._require_write(request, obj)
+        elif not self.has_view_permission(request, obj):
+            raise PermissionDenied
         return obj
+
+    def _change_url(self, app) -> str:
+        return reverse("admin:tenantauth_application_change", args=[app.pk])
 
     def _secret_page(self, request, app, *, secret=None, form=None, title):
         context = {
@@ -528,11 +914,17 @@ class ApplicationAdmin(TenantScopedModelAdmin):
         return response
 
     def reveal_secret(self, request, pk):
-        """POST only: show the secret once to an admin of this tenant; audited."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """POST only (a GET goes back to the page): show the secret to an admin of this
+        tenant, recorded in the audit log. ``Accept: application/json`` (the page's script)
+        gets ``{"client_secret": ...}``; a plain form post gets the secret page."""
         app = self._get_scoped(request, pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._change_url(app))
         secret = services.application_reveal_secret(application=app, actor=request.user)
+        if request.headers.get("Accept", "").startswith("application/json"):
+            response = JsonResponse({"client_secret": secret})
+            response["Cache-Control"] = "no-store"
+            return response
         return self._secret_page(request, app, secret=secret, title=f"Client secret of {app.name}")
 
     @sensitive
@@ -553,6 +945,90 @@ class ApplicationAdmin(TenantScopedModelAdmin):
                     request, app, secret=secret, title=f"New client secret of {app.name}"
                 )
         return self._secret_page(request, app, form=form, title=f"Rotate the secret of {app.name}")
+
+    def certificate_pem(self, request, pk):
+        app = self._get_scoped(request, pk, write=False)
+        key = app.tenant.active_signing_key
+        if key is None:
+            raise Http404("no active signing key")
+        cert = certificates.signing_certificate(tenant=app.tenant, key=key)
+        response = HttpResponse(cert.pem, content_type="application/x-pem-file")
+        response["Content-Disposition"] = f'attachment; filename="{app.tenant.slug}.pem"'
+        return response
+
+    def try_it(self, request, pk):
+        """Decide and preview a delegation to this application (POST, audited as a preview)."""
+        target = self._get_scoped(request, pk)
+        tenant = target.tenant
+        form = DelegationTryItForm(
+            request.POST if request.method == "POST" else None,
+            tenant=tenant,
+            initial={"source": self._default_source(target)},
+        )
+        result = error = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = preview.delegation_preview_run(
+                    tenant=tenant,
+                    actor=request.user,
+                    source=form.cleaned_data["source"],
+                    target=target,
+                    user=form.cleaned_data["user"],
+                    scope=form.cleaned_data["scope"],
+                    api_type=form.cleaned_data["api_type"],
+                )
+            except signing.KeyUnavailableError:
+                error = "The tenant has no usable signing key: RS256 tokens cannot be issued."
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Try it: delegation to {target.name}",
+            "original": target,
+            "opts": self.opts,
+            "form": form,
+            "result": result,
+            "error": error,
+            "header_json": json.dumps(result.preview.header, indent=2)
+            if result and result.preview
+            else "",
+            "claims_json": json.dumps(result.preview.claims, indent=2)
+            if result and result.preview
+            else "",
+            "users_url": reverse("admin:tenantauth_application_tryitusers", args=[target.pk]),
+        }
+        response = TemplateResponse(request, "admin/tenantauth/application/try_it.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @staticmethod
+    def _default_source(target):
+        listed = [c for c in target.allowed_clients if c != target.client_id]
+        if listed:
+            return (
+                Application.objects.filter(tenant=target.tenant, client_id=listed[0])
+                .values_list("pk", flat=True)
+                .first()
+            )
+        return target.pk
+
+    TRY_IT_SUGGESTIONS = 10
+
+    def try_it_users(self, request, pk):
+        """``GET ?q=<prefix>``: up to 10 of this tenant's users whose e-mail or user_id starts
+        with the prefix, as ``{"results": [{"email", "user_id", "name"}]}`` (the try-it
+        form's suggestions)."""
+        target = self._get_scoped(request, pk)
+        query = request.GET.get("q", "").strip()[:254]
+        users = []
+        if query:
+            users = list(
+                TenantUser.objects.filter(tenant=target.tenant)
+                .filter(Q(email__istartswith=query) | Q(user_id__startswith=query))
+                .order_by("email")
+                .values("email", "user_id", "name")[: self.TRY_IT_SUGGESTIONS]
+            )
+        response = JsonResponse({"results": users})
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 # --- tenant users ----------------------------------------------------------------------------

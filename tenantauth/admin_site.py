@@ -20,7 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -175,6 +175,35 @@ class TenantAdminSite(admin.AdminSite):
             )
         return context
 
+    RECENT_ACTIONS = 10
+
+    def recent_actions(self, request) -> list[tuple]:
+        """The reader's last admin actions as ``(LogEntry, url or None)``: a link only when the
+        object still exists in the tenant being worked on and the reader may view it, so no
+        link leads to another tenant's object or to a page the reader cannot open."""
+        from django.contrib.admin.models import LogEntry
+
+        entries = list(
+            LogEntry.objects.filter(user=request.user).select_related("content_type")[
+                : self.RECENT_ACTIONS
+            ]
+        )
+        result = []
+        for entry in entries:
+            url = None
+            model = entry.content_type.model_class() if entry.content_type else None
+            model_admin = self._registry.get(model)
+            if model_admin is not None and not entry.is_deletion():
+                obj = model_admin.get_queryset(request).filter(pk=entry.object_id).first()
+                if obj is not None and model_admin.has_view_permission(request, obj):
+                    url = entry.get_admin_url()
+            result.append((entry, url))
+        return result
+
+    def index(self, request, extra_context=None):
+        context = {"recent_actions": self.recent_actions(request), **(extra_context or {})}
+        return super().index(request, context)
+
     def get_urls(self):
         return [
             path("switch-tenant/", self.admin_view(self.switch_tenant), name="switch_tenant"),
@@ -182,8 +211,9 @@ class TenantAdminSite(admin.AdminSite):
         ]
 
     def switch_tenant(self, request):
+        # POST only; a GET (a reloaded or bookmarked URL) goes back to the index.
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+            return HttpResponseRedirect(reverse("admin:index"))
         raw = request.POST.get("tenant", "")
         ctx = tenant_context(request)
         allowed = (

@@ -29,7 +29,7 @@ _ALL = "view add change delete"
 # model -> role -> space-separated actions. The only place these rights are decided.
 RIGHTS: dict[str, dict[str, str]] = {
     "tenantauth.tenant": {ADMIN: "view change", AUDITOR: "", STAFF: _ALL},
-    "tenantauth.membership": {ADMIN: "view", AUDITOR: "", STAFF: _ALL},
+    "tenantauth.membership": {ADMIN: _ALL, AUDITOR: "", STAFF: _ALL},
     "tenantauth.application": {ADMIN: _ALL, AUDITOR: "", STAFF: _ALL},
     "tenantauth.connection": {ADMIN: _ALL, AUDITOR: "", STAFF: _ALL},
     "tenantauth.tenantuser": {ADMIN: _ALL, AUDITOR: "", STAFF: _ALL},

@@ -210,6 +210,12 @@ def application_create(
     actor=None,
     **fields,
 ) -> Application:
+    """Register an application of ``tenant`` with a random client ID and secret.
+
+    ``allowed_clients`` must name applications of the same tenant (``ValidationError``
+    otherwise); ``client_secret``, when given, must have at least 32 bytes. With an ``actor``
+    the creation is audited (``application_created``, with the initial allow-list).
+    """
     secret = client_secret or generate_client_secret()
     if len(secret.encode()) < signing.MIN_HS256_SECRET_BYTES:
         raise ValidationError("A client secret must be at least 32 bytes long.")
@@ -225,7 +231,37 @@ def application_create(
     )
     app.full_clean()
     app.save()
+    if actor is not None:
+        # Made by someone (the admin, an API caller): recorded with its initial allow-list.
+        # Set-up code without an actor (the demo, fixtures) leaves no audit row.
+        _audit(
+            tenant=tenant,
+            type="application_created",
+            actor=actor,
+            object_repr=str(app),
+            details={
+                "client_id": app.client_id,
+                "name": app.name,
+                "app_type": app.app_type,
+                "allowed_clients": list(app.allowed_clients),
+            },
+        )
     return app
+
+
+# List-valued settings whose order carries no meaning: an edit that only reorders them (or
+# re-enters them with other line endings or separators) is no change.
+UNORDERED_LIST_FIELDS = (
+    "allowed_clients",
+    "callback_urls",
+    "allowed_origins",
+    "allowed_logout_urls",
+)
+
+
+def same_entries(old, new) -> bool:
+    """Whether two list settings hold the same entries, whatever their order."""
+    return set(old or []) == set(new or [])
 
 
 @transaction.atomic
@@ -246,6 +282,9 @@ def application_update(*, application: Application, actor=None, **changes) -> Ap
         "callback_urls",
     }
     before = {f: getattr(application, f) for f in changes}
+    for field in UNORDERED_LIST_FIELDS:
+        if field in changes and same_entries(before[field], changes[field]):
+            changes[field] = before[field]  # keep the stored order: nothing changed
     for field, value in changes.items():
         setattr(application, field, value)
     application.full_clean()
@@ -310,11 +349,264 @@ def application_reveal_secret(*, application: Application, actor) -> str:
     return application.client_secret()
 
 
+class ApplicationDeleteRefused(ValidationError):
+    """Deleting would widen another application's Allowed APPs / APIs (see below)."""
+
+
+def _allowlist_effects(*, tenant: Tenant, client_ids: set[str], for_update: bool = False):
+    """The applications (outside ``client_ids``) whose allow-list names one of them.
+
+    Returns ``(references, widened)``: ``references`` is a list of ``(application,
+    remaining_list)``; ``widened`` the subset whose list would become empty while the tenant
+    reads an empty list as "all applications" (Auth0's legacy behaviour).
+    """
+    apps = Application.objects.filter(tenant=tenant).exclude(client_id__in=client_ids)
+    if for_update:
+        apps = apps.select_for_update()
+    references, widened = [], []
+    # JSON containment is not portable (SQLite has none); a tenant's applications are few.
+    for app in apps.order_by("name"):
+        if client_ids.intersection(app.allowed_clients or []):
+            remaining = [c for c in app.allowed_clients if c not in client_ids]
+            references.append((app, remaining))
+            if not remaining and tenant.empty_allowlist_means_all:
+                widened.append(app)
+    return references, widened
+
+
+def application_delete_effects(*, tenant: Tenant, applications) -> dict:
+    """What deleting ``applications`` would do to the tenant's allow-lists (no writes).
+
+    ``{"referenced_by": [Application, ...], "widened": [Application, ...]}``: the applications
+    whose Allowed APPs / APIs lose an entry, and among them those whose list would become
+    empty on a tenant that reads an empty list as all (such a delete is refused).
+    """
+    ids = {app.client_id for app in applications}
+    references, widened = _allowlist_effects(tenant=tenant, client_ids=ids)
+    return {"referenced_by": [app for app, _ in references], "widened": widened}
+
+
+@transaction.atomic
+def applications_delete(*, tenant: Tenant, applications, actor=None) -> list[Application]:
+    """Delete applications of ``tenant`` and drop them from every allow-list, in one transaction.
+
+    Each application that listed a deleted one gets an ``allowlist_changed`` event, each deleted
+    application an ``application_deleted`` event naming where it was removed from. Returns the
+    applications whose allow-list changed. Raises ``ApplicationDeleteRefused`` (nothing
+    changed) when a list would become empty on a tenant that reads an empty list as "all
+    applications": deleting would then open that application to everybody.
+    """
+    applications = [app for app in applications if app.tenant_id == tenant.pk]
+    ids = {app.client_id for app in applications}
+    if not ids:
+        return []
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    references, widened = _allowlist_effects(tenant=tenant, client_ids=ids, for_update=True)
+    if widened:
+        raise ApplicationDeleteRefused(
+            "Deleting would leave the Allowed APPs / APIs of %(names)s empty, and this tenant "
+            "reads an empty list as all applications. Change those lists first.",
+            code="allowlist_would_widen",
+            params={"names": ", ".join(app.name for app in widened)},
+        )
+    removed_from: dict[str, list[dict]] = {client_id: [] for client_id in ids}
+    for app, remaining in references:
+        before = list(app.allowed_clients)
+        app.allowed_clients = remaining
+        app.save(update_fields=["allowed_clients", "updated_at"])
+        for client_id in ids.intersection(before):
+            removed_from[client_id].append({"client_id": app.client_id, "name": app.name})
+        _audit(
+            tenant=tenant,
+            type="allowlist_changed",
+            actor=actor,
+            object_repr=str(app),
+            details={
+                "client_id": app.client_id,
+                "allowed_clients": [before, remaining],
+                "reason": "application deleted",
+            },
+        )
+    for app in applications:
+        _audit(
+            tenant=tenant,
+            type="application_deleted",
+            actor=actor,
+            object_repr=str(app),
+            details={
+                "client_id": app.client_id,
+                "name": app.name,
+                "app_type": app.app_type,
+                "removed_from_allowlists": removed_from[app.client_id],
+            },
+        )
+    Application.objects.filter(tenant=tenant, pk__in=[app.pk for app in applications]).delete()
+    return [app for app, _ in references]
+
+
+def application_delete(*, application: Application, actor=None) -> list[Application]:
+    """Delete one application; see ``applications_delete``."""
+    return applications_delete(tenant=application.tenant, applications=[application], actor=actor)
+
+
 def membership_create(*, tenant: Tenant, user, role: str = Membership.Role.ADMIN) -> Membership:
+    """Give ``user`` a role in ``tenant`` (set-up and platform use: not audited)."""
     membership, _ = Membership.objects.update_or_create(
         tenant=tenant, user=user, defaults={"role": role}
     )
     return membership
+
+
+class MembershipError(ValidationError):
+    """A membership change that is not allowed (unknown account, last admin, ...)."""
+
+
+ONE_TIME_PASSWORD_BYTES = 15  # 120 bits, shown once to the inviting admin
+
+
+def _member_repr(user) -> str:
+    return f"{user.get_username()} (platform user {user.pk})"
+
+
+def membership_invite_check(*, tenant: Tenant, username: str, create_account: bool) -> None:
+    """Raise ``MembershipError`` when ``membership_invite`` would refuse (see there)."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    if create_account:
+        if User.objects.filter(username__iexact=username).exists():
+            raise MembershipError(
+                "An account with this username exists already; attach it instead."
+            )
+        return
+    user = User.objects.filter(username=username).first()
+    if user is None or user.is_superuser or not user.is_active:
+        raise MembershipError("No eligible account has this username.")
+    if Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise MembershipError("This account is a member of this tenant already.")
+
+
+@transaction.atomic
+def membership_invite(
+    *,
+    tenant: Tenant,
+    actor,
+    username: str,
+    role: str,
+    create_account: bool,
+    email: str = "",
+) -> tuple[Membership, str | None]:
+    """Make a platform account an admin or auditor of ``tenant``; audited (``member_added``).
+
+    ``create_account=True`` creates the account (staff, not superuser) with a random one-time
+    password, returned once as the second item; otherwise the existing account ``username``
+    is attached and the second item is None. Never platform staff (superusers), never an
+    inactive account, never a second membership in the same tenant: each raises
+    ``MembershipError`` with a message safe to show (unknown and ineligible accounts get the
+    same one, so the form does not tell which accounts exist elsewhere).
+    """
+    from django.contrib.auth import get_user_model
+
+    if role not in Membership.Role.values:
+        raise MembershipError("Choose admin or auditor.")
+    User = get_user_model()
+    username = username.strip()
+    password = None
+    membership_invite_check(tenant=tenant, username=username, create_account=create_account)
+    if create_account:
+        password = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
+        user = User(username=username, email=email.strip(), is_staff=True, is_active=True)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save()
+    else:
+        user = User.objects.get(username=username)
+        if not user.is_staff:
+            # The admin site admits staff accounts only; membership alone would not let in.
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+    membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+    _audit(
+        tenant=tenant,
+        type="member_added",
+        actor=actor,
+        object_repr=_member_repr(user),
+        details={
+            "user": user.pk,
+            "username": user.get_username(),
+            "role": role,
+            "account_created": create_account,
+        },
+    )
+    return membership, password
+
+
+def membership_is_last_admin(*, membership: Membership) -> bool:
+    """Whether removing or demoting ``membership`` would leave its tenant without an admin."""
+    if membership.role != Membership.Role.ADMIN:
+        return False
+    return not (
+        Membership.objects.filter(tenant_id=membership.tenant_id, role=Membership.Role.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+def _lock_admins(tenant: Tenant) -> list[int]:
+    return list(
+        Membership.objects.select_for_update()
+        .filter(tenant=tenant, role=Membership.Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str, actor) -> Membership:
+    """Change a member's role; the tenant always keeps one admin. Audited when it changed."""
+    if role not in Membership.Role.values:
+        raise MembershipError("Choose admin or auditor.")
+    stored = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    if stored.role == role:
+        return stored
+    admins = _lock_admins(stored.tenant)
+    if stored.role == Membership.Role.ADMIN and admins == [stored.pk]:
+        raise MembershipError("A tenant keeps at least one admin: add another admin first.")
+    before = stored.role
+    stored.role = role
+    stored.save(update_fields=["role"])
+    _audit(
+        tenant=stored.tenant,
+        type="member_role_changed",
+        actor=actor,
+        object_repr=_member_repr(stored.user),
+        details={
+            "user": stored.user_id,
+            "username": stored.user.get_username(),
+            "role": [before, role],
+        },
+    )
+    return stored
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor) -> None:
+    """Remove a member from the tenant (the account stays); never the last admin. Audited."""
+    stored = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    admins = _lock_admins(stored.tenant)
+    if stored.role == Membership.Role.ADMIN and admins == [stored.pk]:
+        raise MembershipError("A tenant keeps at least one admin: add another admin first.")
+    _audit(
+        tenant=stored.tenant,
+        type="member_removed",
+        actor=actor,
+        object_repr=_member_repr(stored.user),
+        details={
+            "user": stored.user_id,
+            "username": stored.user.get_username(),
+            "role": stored.role,
+        },
+    )
+    stored.delete()
 
 
 def generate_user_id() -> str:

@@ -76,9 +76,15 @@ ALLOWED_HOSTS = env.list(
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production.")
 
-# The tenant issuer is PUBLIC_BASE_URL + "/t/<slug>/", an exact string.
+# The tenant issuer is PUBLIC_BASE_URL + "/t/<slug>/", an exact string. In development it
+# follows PORT (``make run PORT=8101`` exports it), so issuer, discovery and printed links name
+# the port the server listens on; PUBLIC_BASE_URL, when set, wins.
+_port = env.str("PORT", default="").strip() or "8000"
+if not _port.isdigit() or not 0 < int(_port) < 65536:
+    raise ImproperlyConfigured("PORT must be a TCP port number (1-65535).")
+PORT = int(_port)
 PUBLIC_BASE_URL = env.str(
-    "PUBLIC_BASE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000"
+    "PUBLIC_BASE_URL", default="" if PRODUCTION else f"http://127.0.0.1:{PORT}"
 ).rstrip("/")
 if PRODUCTION and not PUBLIC_BASE_URL:
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be set when DJANGO_ENV=production.")
@@ -286,5 +292,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default configuration gives "django" its own console handler; records
+        # also propagate to the root's, so each line was printed twice ("Watching for file
+        # changes ..."). Our handler alone prints them. ("django.server", the request log of
+        # runserver, keeps Django's handler and does not propagate.)
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

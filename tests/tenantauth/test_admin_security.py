@@ -253,10 +253,12 @@ def test_a02_allow_list_entry_of_other_tenant_rejected(admin_client, tenant_a, t
 
 
 def test_a02_allow_list_of_own_tenant_saved_and_audited(admin_client, tenant_a):
-    """Control: the same form with this tenant's ids saves and records allowlist_changed."""
+    """Control: the same form with this tenant's ids saves and records allowlist_changed
+    (the ticked applications are cleared, so the pasted list is the whole list)."""
     api_c = tenant_a["apiC"]
     page = admin_client.get(url_of("application", api_c.pk))
     data = form_data(page, "application_form")
+    data.pop("allowed_clients_picked")
     data["allowed_clients_text"] = tenant_a["appB"].client_id
     data["_save"] = "Save"
     response = admin_client.post(url_of("application", api_c.pk), data)
@@ -463,7 +465,8 @@ def test_a06_explicit_reveal_shows_secret_once_and_is_audited(admin_client, tena
     api_c = tenant_a["apiC"]
     secret = api_c.client_secret()
     url = url_of("application", api_c.pk, "secret/reveal")
-    assert admin_client.get(url).status_code == 405
+    got = admin_client.get(url)  # POST only: a GET goes back to the page, reveals nothing
+    assert (got.status_code, got["Location"]) == (302, url_of("application", api_c.pk))
     assert not AuditEvent.objects.filter(type="secret_revealed").exists()
 
     response = admin_client.post(url)

@@ -129,3 +129,19 @@ def test_auditor_neither_reads_nor_blocks_or_resets(client, tenant_a):
     )
     assert response.status_code == 403
     assert _row(user) == before
+
+
+def test_add_tenant_user_page_opens_and_creates_the_user(a_admin, tenant_a):
+    """ "Add tenant user" opens (it was a 500: the password is the form's field, not the
+    model's) and creates a user of A's default connection with a hashed password."""
+    page = a_admin.get(f"{LIST}add/")
+    assert page.status_code == 200
+    assert 'type="password"' in page.content.decode()
+    response = a_admin.post(
+        f"{LIST}add/",
+        {"email": "New.User@Tenant-A.example", "password": NEW_PASSWORD, "_save": "Save"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    user = TenantUser.objects.get(tenant=tenant_a["tenant"], email="new.user@tenant-a.example")
+    assert user.user_id.startswith("auth0|")
+    assert check_password(NEW_PASSWORD, user.password) and NEW_PASSWORD not in user.password

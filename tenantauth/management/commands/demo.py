@@ -1,20 +1,27 @@
-"""Load the reference scenario: tenant ``acme`` with appA, appB, apiC, a user and an admin,
-and ``addonsDemo`` (Allowed APPs / APIs = appA, appB) with every add-on enabled on local test
-credentials (``addons.demo``).
+"""Load the reference scenario: tenant ``acme`` with appA, appB, apiC, a user, an admin and an
+auditor, and ``addonsDemo`` (Allowed APPs / APIs = appA, appB) with every add-on enabled on
+local test credentials (``addons.demo``).
 
 Idempotent: running it again keeps existing rows (and their secrets and settings) and only fills
 in what is missing. New rows: appA and appB sign their id_tokens with RS256 (the tenant key,
 verifiable by any OIDC client through the JWKS), apiC with HS256 (its own secret, SPEC 1.6).
-Passwords come from DEMO_ADMIN_PASSWORD / DEMO_USER_PASSWORD when set, else they are generated
-once and kept in the git-ignored ``.dev-secrets.json`` so every run prints a login that works.
+Passwords come from DEMO_ADMIN_PASSWORD / DEMO_AUDITOR_PASSWORD / DEMO_USER_PASSWORD when set,
+else they are generated once and kept in the git-ignored ``.dev-secrets.json`` so every run
+prints a login that works. A password is written only when the account is new or its stored
+hash no longer matches: re-running the command (``make run`` does, every time) never signs the
+admin out of an open session.
 """
 
 import json
 import os
 import secrets
+import shlex
+import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -36,6 +43,7 @@ from tenantauth.models import (
 DEMO_SLUG = "acme"
 DEMO_USER_EMAIL = "demo.user@acme.example"
 DEMO_ADMIN_USERNAME = "acme-admin"
+DEMO_AUDITOR_USERNAME = "acme-auditor"
 CALLBACK = "http://127.0.0.1:8000/callback"
 APP_GRANTS = [
     GRANT_PASSWORD,
@@ -57,6 +65,43 @@ def _demo_password(variable: str) -> str:
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
     return stored[variable]
+
+
+def _shell_command(*args: str) -> str:
+    """This command line as it can be pasted into a shell in the current directory (e.g.
+    ``.venv/bin/python manage.py demo --json``)."""
+
+    def short(path) -> str:
+        relative = os.path.relpath(path)
+        return relative if not relative.startswith("..") else str(path)
+
+    python = short(sys.executable) if sys.executable else "python"
+    if os.sep not in python:
+        python = f".{os.sep}{python}" if Path(python).exists() else python
+    return shlex.join([python, short(Path(settings.BASE_DIR) / "manage.py"), *args])
+
+
+def _platform_account(username: str, password: str, *, tenant, role):
+    """The demo's platform account, a member of ``tenant`` with ``role``; its password is set
+    only when the account is new or the stored hash does not match (so sessions survive)."""
+    User = get_user_model()
+    account = User.objects.filter(username=username).first()
+    if account is None:
+        account = User(username=username, is_active=True, is_staff=True)
+        account.set_password(password)
+        account.save()
+    else:
+        changed = []
+        if not account.check_password(password):
+            account.set_password(password)
+            changed.append("password")
+        if not (account.is_active and account.is_staff):
+            account.is_active = account.is_staff = True
+            changed += ["is_active", "is_staff"]
+        if changed:
+            account.save(update_fields=changed)
+    services.membership_create(tenant=tenant, user=account, role=role)
+    return account
 
 
 class Command(BaseCommand):
@@ -112,18 +157,17 @@ class Command(BaseCommand):
                 nickname="demo",
                 email_verified=True,
             )
-        else:
+        elif not check_password(user_password, user.password):
             services.tenant_user_set_password(user=user, password=user_password)
 
-        User = get_user_model()
         admin_password = _demo_password("DEMO_ADMIN_PASSWORD")
-        admin = User.objects.filter(username=DEMO_ADMIN_USERNAME).first() or User(
-            username=DEMO_ADMIN_USERNAME
+        admin = _platform_account(
+            DEMO_ADMIN_USERNAME, admin_password, tenant=tenant, role=Membership.Role.ADMIN
         )
-        admin.set_password(admin_password)
-        admin.is_active = admin.is_staff = True
-        admin.save()
-        services.membership_create(tenant=tenant, user=admin, role=Membership.Role.ADMIN)
+        auditor_password = _demo_password("DEMO_AUDITOR_PASSWORD")
+        auditor = _platform_account(
+            DEMO_AUDITOR_USERNAME, auditor_password, tenant=tenant, role=Membership.Role.AUDITOR
+        )
 
         data = {
             "tenant": tenant.slug,
@@ -135,6 +179,7 @@ class Command(BaseCommand):
             "addons": addons,
             "user": {"email": user.email, "password": user_password},
             "admin": {"username": admin.username, "password": admin_password},
+            "auditor": {"username": auditor.username, "password": auditor_password},
         }
         if options["json"]:
             self.stdout.write(json.dumps(data))
@@ -150,5 +195,9 @@ class Command(BaseCommand):
             f"{admin_password}"
         )
         self.stdout.write(
-            "  Client secrets, add-on settings and secrets: python manage.py demo --json"
+            f"  Auditor login: {settings.PUBLIC_BASE_URL}/admin/  {auditor.username} / "
+            f"{auditor_password}"
+        )
+        self.stdout.write(
+            f"  Client secrets, add-on settings and secrets: {_shell_command('demo', '--json')}"
         )
