@@ -249,13 +249,14 @@ class ProjectServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 30
+        deadline = time.time() + 60  # generous: the machine may be busy with other tests
         while True:
             try:
                 requests.get(self.base, timeout=2)
                 break
             except requests.ConnectionError:
                 if time.time() > deadline or self.process.poll() is not None:
+                    self.close()  # never leave a server behind
                     raise RuntimeError("the project server did not start") from None
                 time.sleep(0.2)
 

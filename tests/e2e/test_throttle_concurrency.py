@@ -2,6 +2,7 @@
 let more than the limit through, on a live server (threads) with each counter store, and the
 limit is one limit across two worker processes (two gunicorn servers on one Redis)."""
 
+import contextlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
@@ -136,21 +137,23 @@ def two_workers(tmp_path):
     """Two gunicorn servers (two processes) on one database file and one Redis."""
     if not can_run_redis():
         pytest.skip("skipped: needs redis-server")
-    redis_server = OwnRedis()
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-        "REDIS_URL": redis_server.url,
-        "LOGIN_THROTTLE_USER_IP": str(LIMIT),
-        "SIGNUP_THROTTLE_IP": str(LIMIT),
-    }
-    first = ProjectServer(env, tmp_path)
-    env["PUBLIC_BASE_URL"] = first.env["PUBLIC_BASE_URL"]  # one issuer for both
-    second = ProjectServer(env, tmp_path, prepare=False)
-    second.setup = first.setup
-    yield first, second
-    first.close()
-    second.close()
-    redis_server.close()
+    # Every process started is stopped, also when a later one fails to start.
+    with contextlib.ExitStack() as stack:
+        redis_server = OwnRedis()
+        stack.callback(redis_server.close)
+        env = {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+            "REDIS_URL": redis_server.url,
+            "LOGIN_THROTTLE_USER_IP": str(LIMIT),
+            "SIGNUP_THROTTLE_IP": str(LIMIT),
+        }
+        first = ProjectServer(env, tmp_path)
+        stack.callback(first.close)
+        env["PUBLIC_BASE_URL"] = first.env["PUBLIC_BASE_URL"]  # one issuer for both
+        second = ProjectServer(env, tmp_path, prepare=False)
+        stack.callback(second.close)
+        second.setup = first.setup
+        yield first, second
 
 
 def test_a12_the_limit_is_shared_by_two_worker_processes(two_workers):
