@@ -2,7 +2,9 @@
 
 The list shows each application's add-ons (on/off, secrets "set"/"not set", never a value).
 "Add" first asks for the application and the add-on, then shows that add-on's own form
-(``addons.forms``); an existing row opens the same form. Tenant admins (and platform staff)
+(``addons.forms``); an existing row opens the same form, and so do the cards of an
+application page's Add-ons tab (``tenantauth.admin.ApplicationAdmin``), which post to the same
+configure view: one path for checks, saving and history. Tenant admins (and platform staff)
 save through ``addons.services.addon_configure`` (validated, encrypted, audited); auditors see
 the settings read-only. Secrets are never rendered, not even after a failed submission, and
 the history (``LogEntry``) names changed fields only.
@@ -20,7 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from addons import registry, selectors, services
 from addons.models import AddonConfiguration
-from tenantauth.admin import TenantScopedModelAdmin
+from tenantauth.admin import ApplicationAdmin, TenantScopedModelAdmin
 from tenantauth.admin_site import tenant_context
 from tenantauth.models import Application
 
@@ -119,7 +121,14 @@ class AddonConfigurationAdmin(TenantScopedModelAdmin):
 
     @sensitive
     def configure_view(self, request, app_pk, addon):
-        """One add-on of one application: its form, read-only for auditors."""
+        """One add-on of one application: its form, read-only for auditors.
+
+        Posts come from this page or from the add-on's card on the application's Add-ons tab
+        (they carry ``ApplicationAdmin.ADDON_TAB_FIELD``). Both are checked and saved here,
+        through ``addons.services.addon_configure``; only the answer differs: after a save,
+        the add-on list or the card on the application page; after a refusal, this page or
+        the application page, with the errors next to their fields either way.
+        """
         spec = registry.SPECS.get(addon)
         if spec is None or not self.has_view_permission(request):
             raise PermissionDenied
@@ -131,8 +140,11 @@ class AddonConfigurationAdmin(TenantScopedModelAdmin):
         can_write = self.has_change_permission(request, config)
         if request.method == "POST" and not can_write:
             raise PermissionDenied
+        from_tab = request.method == "POST" and ApplicationAdmin.ADDON_TAB_FIELD in request.POST
         form = spec.form_class(
-            request.POST if request.method == "POST" else None, configuration=config
+            request.POST if request.method == "POST" else None,
+            configuration=config,
+            auto_id=ApplicationAdmin.addon_auto_id(addon) if from_tab else "id_%s",
         )
         if not can_write:
             for field in form.fields.values():
@@ -158,7 +170,13 @@ class AddonConfigurationAdmin(TenantScopedModelAdmin):
                 else:
                     self.log_change(request, saved, summary)
                 messages.success(request, f"{spec.display_name} on {application.name}: {summary}")
+                if from_tab:
+                    return HttpResponseRedirect(
+                        self._application_page().addon_card_url(application, addon)
+                    )
                 return HttpResponseRedirect(reverse("admin:addons_addonconfiguration_changelist"))
+        if from_tab:
+            return self._application_page().addon_tab_response(request, application, form)
         context = {
             **self.admin_site.each_context(request),
             "title": f"{spec.display_name} on {application.name}",
@@ -173,7 +191,11 @@ class AddonConfigurationAdmin(TenantScopedModelAdmin):
             "original": config,
             "opts": self.opts,
             "can_write": can_write,
+            "application_tab_url": self._application_page().addon_card_url(application, addon),
         }
         response = TemplateResponse(request, "admin/addons/configure.html", context)
         response["Cache-Control"] = "no-store"
         return response
+
+    def _application_page(self) -> ApplicationAdmin:
+        return self.admin_site.get_model_admin(Application)

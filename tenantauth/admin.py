@@ -19,6 +19,7 @@ filters and permissions all follow the tenant chosen in the switcher, so a tenan
 never see or touch another tenant's rows through any page, filter, action or URL.
 """
 
+import copy
 import json
 import re
 
@@ -39,6 +40,7 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    QueryDict,
 )
 from django.template.response import TemplateResponse
 from django.urls import get_resolver, path, reverse
@@ -46,6 +48,9 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from addons import registry as addon_registry
+from addons import selectors as addon_selectors
+from addons.models import AddonConfiguration
 from delegation import policy, preview
 from tenantauth import certificates, roles, services, signing, text
 from tenantauth import selectors as tenant_selectors
@@ -847,17 +852,123 @@ class ApplicationAdmin(TenantScopedModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = dict(extra_context or {})
+        bound_addon_form = extra.pop(self._BOUND_ADDON_FORM, None)
         obj = self.get_queryset(request).select_related("tenant").filter(pk=object_id).first()
         if obj is not None and self.has_view_permission(request, obj):
             extra["delegation"] = self._delegation_context(request, obj)
             extra["can_try_it"] = self.has_change_permission(request, obj)
-            extra["addon_tab"] = self._addon_tab(request, obj)
+            extra["addon_tab"] = self._addon_tab(request, obj, bound_form=bound_addon_form)
         return super().change_view(request, object_id, form_url, extra)
 
-    def _addon_tab(self, request, obj):
-        """The Add-ons tab's content. The add-on layer ("Add-ons, part 1") is not merged on
-        this branch yet: the tab is a marked placeholder until it is."""
-        return None
+    # --- the Add-ons tab --------------------------------------------------------------------
+    # Each card is its own <form> posting to the add-on admin's configure view
+    # (``addons.admin.AddonConfigurationAdmin.configure_view``: the one place that checks,
+    # saves through ``addons.services.addon_configure`` and logs) with this hidden field, which
+    # sends the answer back here: a redirect to the card after a save, this page with the
+    # card's errors after a refusal (``addon_tab_response``).
+    ADDON_TAB_FIELD = "_addons_tab"
+    _BOUND_ADDON_FORM = "_bound_addon_form"
+
+    @staticmethod
+    def addon_auto_id(api_type: str) -> str:
+        """The ``auto_id`` of an add-on card's form: every card shares the page, so each
+        card's ids carry its api_type (``id_azure_blob-account_name``)."""
+        return f"id_{api_type}-%s"
+
+    @staticmethod
+    def addon_card_id(api_type: str) -> str:
+        return f"addon-{api_type}"
+
+    def addon_card_url(self, application, api_type: str) -> str:
+        """The application page opened on one add-on's card (the Add-ons tab)."""
+        return f"{self._change_url(application)}#{self.addon_card_id(api_type)}"
+
+    def _addon_tab(self, request, obj, *, bound_form=None):
+        """The Add-ons tab: one card per add-on of ``addons.registry.SPECS`` (every registered
+        add-on, in the default-api_type order), each with its name, an on/off switch (the
+        form's ``enabled`` checkbox), its state ("not configured", on/off, each secret "set" or
+        "not set", never a value, length or fingerprint) and the add-on's own form, whose
+        secret fields render empty. ``bound_form``: a submitted form that was refused; its
+        card shows the errors and opens. None when the reader may not see add-ons."""
+        pages = self.admin_site.get_model_admin(AddonConfiguration)
+        if not pages.has_view_permission(request):
+            return None
+        configs = {
+            config.addon: config
+            for config in addon_selectors.addon_configuration_list(
+                tenant=obj.tenant, application=obj
+            )
+        }
+        cards = []
+        for spec in addon_registry.SPECS.values():
+            config = configs.get(spec.api_type)
+            if bound_form is not None and bound_form.api_type == spec.api_type:
+                form = bound_form
+            else:
+                form = spec.form_class(
+                    configuration=config, auto_id=self.addon_auto_id(spec.api_type)
+                )
+            can_write = pages.has_change_permission(request, config)
+            switch = form.fields["enabled"].widget
+            switch.attrs.update(
+                role="switch", **{"aria-describedby": f"{self.addon_card_id(spec.api_type)}-state"}
+            )
+            if not can_write:
+                for field in form.fields.values():
+                    field.disabled = True
+            if form is bound_form and form.errors:
+                self._autofocus_first_error(form)
+            stored = set(config.secret_names) if config else set()
+            cards.append(
+                {
+                    "spec": spec,
+                    "config": config,
+                    "form": form,
+                    "dom_id": self.addon_card_id(spec.api_type),
+                    "settings": [form[name] for name in form.SETTINGS],
+                    "secrets": [form[name] for name in form.SECRETS],
+                    # Whether each secret is stored: names only, nothing derived from a value.
+                    "secret_states": [(form[name].label, name in stored) for name in form.SECRETS],
+                    "action": reverse(
+                        "admin:addons_addonconfiguration_configure", args=[obj.pk, spec.api_type]
+                    ),
+                    "history": reverse("admin:addons_addonconfiguration_history", args=[config.pk])
+                    if config is not None
+                    else None,
+                    "can_write": can_write,
+                    "open": form is bound_form and bool(form.errors),
+                }
+            )
+        return {"cards": cards, "tab_field": self.ADDON_TAB_FIELD}
+
+    @staticmethod
+    def _autofocus_first_error(form):
+        """Focus the card's first field with an error on load, in the card's order (the
+        switch, the settings, the secrets); for a form-wide error its first setting. Works
+        without JavaScript; admin.js also opens the tab and the card."""
+        order = ["enabled", *form.SETTINGS, *form.SECRETS]
+        first = next((name for name in order if form.errors.get(name)), None)
+        if first is None:  # only errors of the form as a whole
+            first = (*form.SETTINGS, *form.SECRETS, "enabled")[0]
+        form.fields[first].widget.attrs["autofocus"] = True
+
+    def addon_tab_response(self, request, application, form):
+        """This application's page with ``form`` (an add-on form refused by the configure
+        view) in its card on the Add-ons tab, errors next to their fields (and admin.js
+        opening the tab and focusing the first of them). The secret fields render empty."""
+        # The page itself is the GET rendering: the POST was the card's, not the settings
+        # form's, which must come back unbound (and post to its own URL, not this one).
+        page_request = copy.copy(request)
+        page_request.method = "GET"
+        page_request.POST = QueryDict()
+        response = self.change_view(
+            page_request,
+            str(application.pk),
+            form_url=self._change_url(application),
+            extra_context={self._BOUND_ADDON_FORM: form},
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     # --- extra pages ------------------------------------------------------------------------
     def get_urls(self):

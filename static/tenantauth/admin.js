@@ -7,7 +7,8 @@
  *     arrows, Home and End move between tabs; the tab holding the first error opens first);
  *   - copy buttons copy to the clipboard; "Reveal client secret" shows it in place;
  *   - JWT expiration shows its duration live; the fields follow the application type;
- *   - typing a name in "Add by name" ticks that application; "try it" suggests users.
+ *   - typing a name in "Add by name" ticks that application; "try it" suggests users;
+ *   - switching on an add-on that is not configured yet opens its configuration.
  */
 (function () {
   "use strict";
@@ -101,7 +102,7 @@
     select(0, false);
   }
 
-  /* Open every tab between the page and ``element`` (nested tabs included). */
+  /* Open every tab and <details> between the page and ``element`` (nested ones included). */
   function reveal(element) {
     var node = element;
     while (node && node !== document.body) {
@@ -109,17 +110,29 @@
         var container = node.parentElement;
         if (container && container.taSelect) { container.taSelect(node); }
       }
+      if (node.tagName === "DETAILS" && node !== element) { node.open = true; }
       node = node.parentElement;
     }
+  }
+
+  var CONTROLS = "input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])";
+
+  /* The field to focus for the first error: the invalid field itself; for an error list, the
+     invalid field of its row, else of its card or form (a form-wide error), else its first
+     control. */
+  function fieldFor(invalid) {
+    if (invalid.matches("[aria-invalid='true']")) { return invalid; }
+    var scope = invalid.closest(".form-row") || invalid.closest("details, form") || document;
+    return scope.querySelector("[aria-invalid='true']") || scope.querySelector(CONTROLS);
   }
 
   function initialTab() {
     var invalid = document.querySelector("[aria-invalid='true'], .errorlist");
     if (invalid) {
       reveal(invalid);
-      var field = invalid.matches("[aria-invalid='true']") ? invalid
-        : (invalid.closest(".form-row") || document).querySelector("input, select, textarea");
+      var field = fieldFor(invalid);
       if (field) {
+        reveal(field);
         field.focus();
         // Scrolling to a URL fragment (#tab-...) after load takes the focus away again.
         var refocus = function () {
@@ -133,7 +146,10 @@
     }
     if (window.location.hash.length > 1) {
       var target = document.getElementById(window.location.hash.slice(1));
-      if (target) { reveal(target); }
+      if (target) {
+        reveal(target);
+        target.scrollIntoView();  // it was hidden in a closed tab when the browser scrolled
+      }
     }
   }
 
@@ -338,6 +354,19 @@
     if (result && !document.querySelector("[aria-invalid='true']")) { result.focus(); }
   }
 
+  /* --- add-on cards: switching on one not configured yet opens its configuration ---------- */
+  function setupAddonCard(card) {
+    var toggle = card.querySelector("input[role=switch]");
+    var details = card.querySelector("details");
+    if (!toggle || !details) { return; }
+    toggle.addEventListener("change", function () {
+      if (toggle.checked && card.getAttribute("data-configured") === "false" && !details.open) {
+        details.open = true;
+        announce("Fill in the configuration, then save.");
+      }
+    });
+  }
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-tabs]"), setupTabs);
     Array.prototype.forEach.call(document.querySelectorAll("[data-copy-target]"), setupCopy);
@@ -346,6 +375,7 @@
     setupTypeRules();
     setupAllowedClients();
     setupUserSuggestions();
+    Array.prototype.forEach.call(document.querySelectorAll(".ta-addon"), setupAddonCard);
     initialTab();
     window.addEventListener("hashchange", function () {
       var target = window.location.hash.length > 1 && document.getElementById(window.location.hash.slice(1));

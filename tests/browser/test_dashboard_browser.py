@@ -4,15 +4,19 @@ tenant A, and every page also works without JavaScript. Failed tests leave scree
 test-artifacts/ (see conftest). ``UPDATE_SCREENSHOTS=1`` writes the README's screenshots of each
 tab to docs/screens/."""
 
+import base64
 import os
 import re
+import secrets
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
+from addons import services as addon_services
 from delegation.models import AuditEvent
 from tenantauth.models import Application
+from tests.addons.conftest import AZURITE_KEY, default_values
 from tests.conftest import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -123,9 +127,17 @@ def test_admin_builds_an_api_reveals_copies_rotates_tries_and_deletes(
     page.locator("#tab-endpoints .copy-button").last.click()
     assert clipboard(page) == f"{tenant_a['tenant'].issuer}delegation"
 
-    # --- Add-ons tab ----------------------------------------------------------------------
+    # --- Add-ons tab: switch an add-on on and fill its form (the whole story, with errors:
+    # tests/browser/test_addons_tab_browser.py) -------------------------------------------------
     tab(page, "Add-ons").click()
-    assert page.locator("#addons-placeholder").is_visible()  # the add-on layer is not merged
+    page.get_by_role("switch", name="Enable Windows Azure Mobile Services").check()
+    page.fill("#id_wams-master_key", "m" * 40)
+    page.click("#addon-wams-save")
+    page.wait_for_url(re.compile(r"/change/#addon-wams$"))
+    assert " ".join(page.inner_text("#addon-wams-state").split()) == (
+        "On Configured. Master key: set"
+    )
+    assert AuditEvent.objects.filter(type="addon_changed", details__addon="wams").count() == 1
 
     # --- an error opens its tab and takes the focus ---------------------------------------
     tab(page, "Settings").click()
@@ -150,6 +162,7 @@ def test_admin_builds_an_api_reveals_copies_rotates_tries_and_deletes(
     )
     page.fill("#id_user", tenant_a["user"].email)
     page.fill("#id_scope", "openid email")
+    page.select_option("#id_api_type", "app")  # omitted would mean the add-on switched on
     page.click("#try-it-submit")
     page.wait_for_selector("#try-it-result")
     assert page.inner_text("#result-heading") == "Allowed"
@@ -327,12 +340,30 @@ def test_screenshot_of_each_tab(live_server, transactional_db, tenant_a, new_pag
     login(page, base, tenant_a["admin"])
     page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     api_c = tenant_a["apiC"]
+    # Two add-ons on apiC (the Add-ons shot shows one card's form opened).
+    sb_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    for addon, addon_secrets in [
+        ("azure_blob", {"storage_access_key": AZURITE_KEY}),
+        ("azure_sb", {"sas_key": sb_key}),
+    ]:
+        settings, _ = default_values(addon, {"sb_key": sb_key})
+        addon_services.addon_configure(
+            tenant=tenant_a["tenant"],
+            application=api_c,
+            addon=addon,
+            enabled=True,
+            settings=settings,
+            secrets=addon_secrets,
+            actor=tenant_a["admin"],
+        )
     for name, parent, label in TABS:
         page.goto(change_url(base, api_c))
         if parent:
             tab(page, parent).click()
         tab(page, label).click()
         assert tab(page, label).get_attribute("aria-selected") == "true"
+        if name == "addons":
+            page.locator("#addon-azure_sb summary").click()
         # An Advanced Settings tab: only that part of the page (the rest is the Settings shot).
         shot = page.locator(".ta-advanced" if parent else "#content")
         shot.screenshot(path=str(target / f"application-{name}.png"))
