@@ -260,8 +260,8 @@ class _GuardedBackend(httpcore.SyncBackend):
         raise last
 
 
-class _AddressRefused(httpcore.ConnectError):
-    pass
+class _AddressRefused(Exception):
+    """Raised by the backend (not an httpcore error, so httpx passes it through unchanged)."""
 
 
 @lru_cache(maxsize=8)

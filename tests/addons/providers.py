@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import secrets
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +34,7 @@ os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 class _Server:
     """A ThreadingHTTPServer on loopback whose requests go to ``self.handle(handler)``."""
 
-    def __init__(self):
+    def __init__(self, *, tls: tuple[str, str] | None = None):
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,12 +51,18 @@ class _Server:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
+        self.scheme = "http"
+        if tls is not None:  # (certificate PEM path, key PEM path)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.requests: list[dict] = []
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self):
         self._thread.start()
@@ -239,8 +246,9 @@ class Scripted(_Server):
         size=0,
         location="",
         headers=None,
+        tls=None,
     ):
-        super().__init__()
+        super().__init__(tls=tls)
         self.status, self.body, self.delay, self.trickle = status, body, delay, trickle
         self.size, self.location, self.headers = size, location, headers or {}
 
@@ -267,7 +275,7 @@ class Scripted(_Server):
                     time.sleep(self.trickle)
                 return
             self.answer(handler, self.status, self.body, extra)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass  # the client gave up, as it should
 
     def _send_large(self, handler):
