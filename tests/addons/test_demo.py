@@ -13,10 +13,10 @@ from azure.storage.blob import BlobClient, ContainerClient
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 
+from addons.management.commands.addons_devserver import providers
 from addons.minters.firebase import FIREBASE_AUDIENCE
 from addons.models import AddonConfiguration
 from tenantauth.models import Application
-from addons.management.commands.addons_devserver import providers
 from tests.addons.conftest import ADDONS, REMOTE_ADDONS
 from tests.addons.test_admin import assert_no_secret
 
