@@ -5,7 +5,7 @@ call inside ``/delegation``; a slow, hostile or misconfigured provider must neve
 worker, read our secrets back, or make us reach the internal network. Every call goes through
 ``send`` (httpx underneath), which enforces:
 
-* **TLS verified** with the system CA store, or ``OUTBOUND_CA_BUNDLE`` (a PEM file; tests use
+* **TLS verified** with certifi's CA bundle, or ``OUTBOUND_CA_BUNDLE`` (a PEM file; tests use
   it for a loopback CA);
 * **one total deadline** per call (``OUTBOUND_TIMEOUT_SECONDS``): connecting, the TLS
   handshake, writing and every read share it (each socket operation gets the time that is
@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 from django.conf import settings
+from django.core import checks
 
 from tenantauth import text
 
@@ -368,3 +369,17 @@ def post_form(url: str, *, data: dict[str, str], auth: tuple[str, str] | None = 
     if response.status_code >= 400:
         raise refusal_from(response)
     return response.json()
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_private_networks_closed(app_configs=None, **kwargs):
+    """``check --deploy``: provider calls must not reach private networks in production."""
+    if settings.PRODUCTION and settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS:
+        return [
+            checks.Warning(
+                "OUTBOUND_ALLOW_PRIVATE_NETWORKS is on in production: add-on token URLs may "
+                "reach loopback, private and cloud-metadata addresses over plain http.",
+                id="tenantauth.W020",
+            )
+        ]
+    return []

@@ -280,7 +280,7 @@ MAX_ID_TOKEN_AGE_SECONDS = env.int("MAX_ID_TOKEN_AGE_SECONDS", default=30 * 24 *
 
 # --- Outbound calls to providers' token services (AWS STS, Salesforce, SAP) ----------------
 # tenantauth.outbound: one total deadline per call, a connect cap, a response size cap, TLS
-# verified with the system store or this PEM bundle. Private networks (loopback, RFC 1918,
+# verified with certifi's CA bundle or this PEM file. Private networks (loopback, RFC 1918,
 # link-local, http) are reachable only when allowed: development and tests, never production.
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=5.0)
 OUTBOUND_CONNECT_TIMEOUT_SECONDS = env.float("OUTBOUND_CONNECT_TIMEOUT_SECONDS", default=2.0)

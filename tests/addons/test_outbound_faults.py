@@ -319,3 +319,14 @@ def test_no_assertion_or_secret_in_the_log(client, tenant_a, configure, keys, ca
     for secret in secrets:
         for start in range(0, len(secret) - 16, 16):
             assert secret[start : start + 16] not in logged
+
+
+def test_deploy_check_warns_when_private_networks_are_open_in_production(settings):
+    from django.core import checks
+
+    settings.PRODUCTION, settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True, True
+    assert [
+        w.id for w in checks.run_checks(include_deployment_checks=True) if w.id == "tenantauth.W020"
+    ] == ["tenantauth.W020"]
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    assert outbound.check_private_networks_closed() == []
