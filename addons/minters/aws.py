@@ -24,11 +24,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-import boto3
-import botocore.exceptions
-from botocore import UNSIGNED
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from django.conf import settings as django_settings
 
 from addons import claims, saml
@@ -57,8 +52,11 @@ class _Raw:
         yield self._content
 
 
-def _send_through_seam(request, **kwargs) -> AWSResponse:
-    """botocore ``before-send`` hook: send the prepared request through the outbound seam."""
+def _send_through_seam(request, **kwargs):
+    """botocore ``before-send`` hook: send the prepared request through the outbound seam;
+    returns a ``botocore.awsrequest.AWSResponse``."""
+    from botocore.awsrequest import AWSResponse
+
     headers = {
         name: value.decode() if isinstance(value, bytes) else value
         for name, value in request.headers.items()
@@ -77,7 +75,13 @@ def _send_through_seam(request, **kwargs) -> AWSResponse:
 def sts_client(region: str, endpoint_url: str):
     """A boto3 STS client for ``region`` (``endpoint_url`` blank: AWS's regional endpoint),
     unsigned, without retries, sending through ``tenantauth.outbound``. Clients are
-    thread-safe and costly to build: one per (region, endpoint) and process."""
+    thread-safe and costly to build: one per (region, endpoint) and process. boto3 is
+    imported here, not at start-up (half a second a worker would spend for nothing when no
+    tenant uses AWS)."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
     client = boto3.session.Session().client(
         "sts",
         region_name=region,
@@ -163,6 +167,8 @@ class AwsMinter(AddonMinter):
             request=request, settings=settings, role=role, principal=principal
         )
         client = sts_client(settings["region"], settings.get("sts_endpoint_url", ""))
+        import botocore.exceptions  # loaded with the client above
+
         try:
             result = client.assume_role_with_saml(
                 RoleArn=role,
