@@ -5,7 +5,11 @@ this project enabled on local test credentials, generated at demo time (never co
   published key), container ``demo``, container SAS (read, write, list) with ``blobName``
   allowed, plain http allowed (Azurite listens on http);
 * Firebase: a freshly generated service-account key (custom tokens);
-* Azure Service Bus, Layer, WAMS: freshly generated keys.
+* Azure Service Bus, Layer, WAMS: freshly generated keys;
+* AWS, Salesforce (production and sandbox), SAP: the local stand-ins that
+  ``manage.py addons_devserver`` serves on loopback (moto's STS, an Authlib RFC 7523 token
+  endpoint, an RFC 7522 endpoint checking HTTP Basic); the assertions are signed with the
+  tenant's key, which those stand-ins read from the database when they start.
 
 Idempotent: an existing configuration (and its secrets) is kept.
 """
@@ -20,6 +24,18 @@ from tenantauth import signing
 from tenantauth.models import Application, Tenant
 
 DEMO_APP = "addonsDemo"
+# Loopback ports of ``manage.py addons_devserver`` (moto STS, Salesforce, SAP stand-ins).
+DEV_PORTS = {"aws": 5010, "salesforce": 5011, "sap": 5012}
+DEV_CONSUMER_KEY = "3MVG9-addons-demo-consumer-key"
+DEV_SAP_CLIENT_ID = "sb-addons-demo!t1"
+DEV_ROLE_ARN = "arn:aws:iam::123456789012:role/addons-demo"
+DEV_PRINCIPAL_ARN = "arn:aws:iam::123456789012:saml-provider/tenantauth-acme"
+
+
+def dev_url(service: str, path: str = "") -> str:
+    return f"http://127.0.0.1:{DEV_PORTS[service]}{path}"
+
+
 AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's documented, public development key (https://learn.microsoft.com/azure/storage/
 # common/storage-use-azurite): it opens nothing but a local emulator.
@@ -89,6 +105,45 @@ def _generated(addon: str) -> tuple[dict, dict]:
         return (
             {"uid_attribute": "user_id", "lifetime_in_seconds": 3600},
             {"master_key": secrets.token_urlsafe(32)},
+        )
+    if addon == "aws":
+        return (
+            {
+                "role": DEV_ROLE_ARN,
+                "principal": DEV_PRINCIPAL_ARN,
+                "lifetime_in_seconds": 3600,
+                "session_name_attribute": "email",
+                "region": "us-east-1",
+                "sts_endpoint_url": dev_url("aws"),
+                "allow_overrides": False,
+                "allowed_roles": [],
+                "allowed_principals": [],
+            },
+            {},
+        )
+    if addon in ("salesforce_api", "salesforce_sandbox_api"):
+        return (
+            {
+                "consumer_key": DEV_CONSUMER_KEY,
+                "principal_attribute": "email",
+                "community_url": "",
+                "token_url": dev_url("salesforce", "/services/oauth2/token"),
+                "lifetime_in_seconds": 180,
+            },
+            {},
+        )
+    if addon == "sap_api":
+        return (
+            {
+                "client_id": DEV_SAP_CLIENT_ID,
+                "username_attribute": "email",
+                "token_endpoint_url": dev_url("sap", "/oauth/token"),
+                "audience": "",
+                "scope": "",
+                "name_id_format": "emailAddress",
+                "lifetime_in_seconds": 300,
+            },
+            {"service_password": secrets.token_urlsafe(24)},
         )
     raise ValueError(addon)
 

@@ -26,7 +26,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from addons import claims
-from tenantauth import signing, text
+from addons.minters import aws
+from tenantauth import outbound, signing, text
 from tenantauth.forms import SecretTextarea
 
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
@@ -523,3 +524,265 @@ class WamsForm(AddonForm):
                 "A master key is at least 32 printable ASCII characters without spaces."
             )
         return key
+
+
+# --- Add-ons that trade an assertion at a provider's token service ------------------------------
+def _provider_url_field(*, label, help_text, required=True, initial=None):
+    return forms.URLField(
+        label=label,
+        required=required,
+        initial=initial,
+        max_length=2048,
+        assume_scheme="https",
+        help_text=help_text,
+    )
+
+
+def _provider_url(value: str) -> str:
+    """The SSRF rule of ``tenantauth.outbound`` at save time: https only and no private,
+    loopback or link-local address outside development."""
+    if value:
+        problem = outbound.url_problem(value)
+        if problem:
+            raise ValidationError(problem)
+    return value
+
+
+class ArnListField(forms.CharField):
+    """ARNs, one per line (or comma-separated), stored as a list; each must match ``regex``."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+
+    def __init__(self, *, regex, what, **kwargs):
+        super().__init__(required=False, **kwargs)
+        self.regex = regex
+        self.what = what
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, (list, tuple)) else value
+
+    def to_python(self, value):
+        if isinstance(value, (list, tuple)):
+            items = [str(item).strip() for item in value]
+        else:
+            items = re.split(r"[\s,]+", super().to_python(value) or "")
+        return list(dict.fromkeys(item for item in items if item))
+
+    def validate(self, value):
+        for item in value:
+            if not self.regex.match(item):
+                raise ValidationError(f"Not {self.what}: one per line.")
+        if len(value) > 50:
+            raise ValidationError("At most 50 entries.")
+
+
+SALESFORCE_MAX_LIFETIME = 180
+
+
+class SalesforceForm(AddonForm):
+    """Salesforce: an RFC 7523 JWT bearer assertion signed by the tenant, traded for a token."""
+
+    api_type = "salesforce_api"
+    default_host = "https://login.salesforce.com"
+    SETTINGS = (
+        "consumer_key",
+        "principal_attribute",
+        "community_url",
+        "token_url",
+        "lifetime_in_seconds",
+    )
+
+    consumer_key = forms.RegexField(
+        label="Consumer key",
+        regex=r"^[\x21-\x7e]{1,256}$",
+        error_messages={"invalid": "The connected app's consumer key (printable characters)."},
+        help_text="The connected app's consumer key (the assertion's iss).",
+    )
+    principal_attribute = forms.ChoiceField(
+        label="Principal attribute",
+        choices=claims.IDENTIFIER_CHOICES,
+        initial="email",
+        help_text="The user attribute holding the user's Salesforce username (the assertion's "
+        "sub).",
+    )
+    community_url = _provider_url_field(
+        label="Community URL",
+        required=False,
+        help_text="Experience Cloud site URL (e.g. https://acme.my.site.com/customers): the "
+        "assertion's aud. Blank: the login host.",
+    )
+    token_url = _provider_url_field(
+        label="Token URL",
+        help_text="Where the assertion is posted (the org's or community's "
+        "/services/oauth2/token).",
+    )
+    lifetime_in_seconds = _lifetime_field(
+        label="Assertion lifetime in seconds",
+        default=SALESFORCE_MAX_LIFETIME,
+        maximum=SALESFORCE_MAX_LIFETIME,
+        unit="seconds",
+        help_text="How long the assertion is valid (Salesforce allows 3 minutes).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["token_url"].initial = f"{self.default_host}/services/oauth2/token"
+
+    def clean_community_url(self):
+        return _provider_url(self.cleaned_data["community_url"])
+
+    def clean_token_url(self):
+        return _provider_url(self.cleaned_data["token_url"])
+
+
+class SalesforceSandboxForm(SalesforceForm):
+    api_type = "salesforce_sandbox_api"
+    default_host = "https://test.salesforce.com"
+
+
+class SapForm(AddonForm):
+    """SAP: an RFC 7522 SAML 2.0 bearer assertion signed by the tenant, traded for a token."""
+
+    api_type = "sap_api"
+    SETTINGS = (
+        "client_id",
+        "username_attribute",
+        "token_endpoint_url",
+        "audience",
+        "scope",
+        "name_id_format",
+        "lifetime_in_seconds",
+    )
+    SECRETS = ("service_password",)
+
+    client_id = forms.RegexField(
+        label="Client ID",
+        regex=r"^[\x21-\x39\x3b-\x7e]{1,256}$",
+        error_messages={"invalid": "SAP's OAuth client id (printable characters, no ':')."},
+    )
+    service_password = forms.CharField(
+        label="Service password",
+        strip=True,
+        widget=_secret_input(),
+        help_text="The OAuth client's password at SAP (HTTP Basic with the client id).",
+    )
+    username_attribute = forms.ChoiceField(
+        label="Username attribute",
+        choices=claims.IDENTIFIER_CHOICES,
+        initial="email",
+        help_text="The user attribute sent as the assertion's NameID.",
+    )
+    token_endpoint_url = _provider_url_field(
+        label="Token endpoint URL",
+        help_text="SAP's OAuth token endpoint (also the assertion's Recipient).",
+    )
+    audience = forms.CharField(
+        label="Audience",
+        required=False,
+        max_length=1024,
+        validators=[text.validate_no_control_characters],
+        help_text="SAP's SAML service provider name. Blank: the token endpoint URL.",
+    )
+    scope = forms.RegexField(
+        label="Scope",
+        required=False,
+        regex=r"^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$",
+        max_length=1024,
+        error_messages={"invalid": "Space-separated scope values (RFC 6749 section 3.3)."},
+    )
+    name_id_format = forms.ChoiceField(
+        label="Name identifier format",
+        choices=[
+            ("emailAddress", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+            ("unspecified", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"),
+            ("persistent", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+        ],
+        initial="emailAddress",
+    )
+    lifetime_in_seconds = _lifetime_field(
+        label="Assertion lifetime in seconds",
+        default=300,
+        maximum=600,
+        unit="seconds",
+        help_text="How long the assertion is valid.",
+    )
+
+    def clean_token_endpoint_url(self):
+        return _provider_url(self.cleaned_data["token_endpoint_url"])
+
+
+AWS_MIN_SESSION = 900
+AWS_MAX_SESSION = 43200
+
+
+class AwsForm(AddonForm):
+    """AWS: a SAML 2.0 Response signed by the tenant, traded at STS AssumeRoleWithSAML."""
+
+    api_type = "aws"
+    SETTINGS = (
+        "role",
+        "principal",
+        "lifetime_in_seconds",
+        "session_name_attribute",
+        "region",
+        "sts_endpoint_url",
+        "allow_overrides",
+        "allowed_roles",
+        "allowed_principals",
+    )
+
+    role = forms.RegexField(
+        label="Role",
+        regex=aws.ROLE_ARN,
+        error_messages={"invalid": "An IAM role ARN: arn:aws:iam::<account>:role/<name>."},
+        help_text="The role to assume (its trust policy names the principal below).",
+    )
+    principal = forms.RegexField(
+        label="Principal",
+        regex=aws.PRINCIPAL_ARN,
+        error_messages={
+            "invalid": "An IAM SAML provider ARN: arn:aws:iam::<account>:saml-provider/<name>."
+        },
+        help_text="The IAM SAML identity provider holding this tenant's signing certificate.",
+    )
+    lifetime_in_seconds = forms.IntegerField(
+        label="Session duration in seconds",
+        initial=3600,
+        validators=[MinValueValidator(AWS_MIN_SESSION), MaxValueValidator(AWS_MAX_SESSION)],
+        help_text="SessionDuration / DurationSeconds, 900 to 43200 (within the role's maximum).",
+    )
+    session_name_attribute = forms.ChoiceField(
+        label="RoleSessionName attribute",
+        choices=claims.IDENTIFIER_CHOICES,
+        initial="email",
+        help_text="The user attribute used as RoleSessionName (AWS allows 2 to 64 of "
+        "letters, digits and +=,.@_-).",
+    )
+    region = forms.RegexField(
+        label="Region",
+        regex=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$",
+        initial="us-east-1",
+        error_messages={"invalid": "An AWS region such as us-east-1."},
+    )
+    sts_endpoint_url = _provider_url_field(
+        label="STS endpoint URL",
+        required=False,
+        help_text="Blank: AWS's regional endpoint (https://sts.<region>.amazonaws.com).",
+    )
+    allow_overrides = forms.BooleanField(
+        label="Allow the request's role and principal",
+        required=False,
+        help_text="Callers may name another role / principal with the role and principal "
+        "parameters, only from the lists below.",
+    )
+    allowed_roles = ArnListField(
+        label="Roles callers may choose", regex=aws.ROLE_ARN, what="an IAM role ARN"
+    )
+    allowed_principals = ArnListField(
+        label="Principals callers may choose",
+        regex=aws.PRINCIPAL_ARN,
+        what="an IAM SAML provider ARN",
+    )
+
+    def clean_sts_endpoint_url(self):
+        return _provider_url(self.cleaned_data["sts_endpoint_url"])

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from django.core.exceptions import ImproperlyConfigured
 
 from addons import forms
+from addons.minters.aws import AwsMinter
 from addons.minters.azure_blob import AzureBlobMinter
 from addons.minters.azure_sb import AzureServiceBusMinter
 from addons.minters.base import AddonMinter
 from addons.minters.firebase import FirebaseMinter
 from addons.minters.layer import LayerMinter
+from addons.minters.salesforce import SalesforceMinter, SalesforceSandboxMinter
+from addons.minters.sap import SapMinter
 from addons.minters.wams import WamsMinter
 from delegation import minters
 
@@ -33,6 +36,15 @@ _ALL = [
     AddonSpec("firebase", "Firebase", forms.FirebaseForm, FirebaseMinter()),
     AddonSpec("azure_blob", "Azure Blob Storage", forms.AzureBlobForm, AzureBlobMinter()),
     AddonSpec("azure_sb", "Azure Service Bus", forms.AzureServiceBusForm, AzureServiceBusMinter()),
+    AddonSpec("aws", "Amazon Web Services", forms.AwsForm, AwsMinter()),
+    AddonSpec("salesforce_api", "Salesforce API", forms.SalesforceForm, SalesforceMinter()),
+    AddonSpec(
+        "salesforce_sandbox_api",
+        "Salesforce Sandbox API",
+        forms.SalesforceSandboxForm,
+        SalesforceSandboxMinter(),
+    ),
+    AddonSpec("sap_api", "SAP", forms.SapForm, SapMinter()),
     AddonSpec("layer", "Layer", forms.LayerForm, LayerMinter()),
     AddonSpec("wams", "Windows Azure Mobile Services", forms.WamsForm, WamsMinter()),
 ]

@@ -91,3 +91,18 @@ def addon_configuration_find(
     return AddonConfiguration.objects.filter(
         tenant=tenant, application=application, addon=addon
     ).first()
+
+
+# Add-ons whose assertion is signed with the tenant's key: the provider must hold the tenant's
+# signing certificate (admin: the tenant's "Signing certificate" page).
+TENANT_KEY_ADDONS = ("aws", "salesforce_api", "salesforce_sandbox_api", "sap_api")
+
+
+def tenant_certificate_users(*, tenant: Tenant) -> QuerySet[AddonConfiguration]:
+    """The tenant's enabled add-on configurations that sign with the tenant's key (their
+    providers trust its certificate), by application name."""
+    return (
+        addon_configuration_list(tenant=tenant)
+        .filter(addon__in=TENANT_KEY_ADDONS, enabled=True)
+        .order_by("application__name", "addon")
+    )

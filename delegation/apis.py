@@ -225,12 +225,13 @@ class DelegationApi(APIView):
                 error = DelegationError("too_many_requests", reason="rate limited")
 
         # Refusals are audited (fd). A server-side failure (500, 503) leaves no row at all:
-        # nothing half-written, only the log line below.
+        # nothing half-written, only the log line below; a provider's fault (its token
+        # service down or slow, ``error.audited``) is the attempt's outcome and is audited.
         if (
             self.tenant is not None
             and self.request is not None
             and self.request.method == "POST"
-            and error.status < 500
+            and error.audited
         ):
             self._record_failure(error)
         self._log("fd", error=error.error, reason=error.reason)

@@ -9,7 +9,7 @@ be used to inject text. ``reason`` is a short fixed string for the audit row and
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions as drf_exceptions
 
-from tenantauth import crypto, limiter, signing, text
+from tenantauth import crypto, limiter, outbound, signing, text
 
 # problem -> (HTTP status, OAuth error code, default description). The only status table.
 PROBLEMS: dict[str, tuple[int, str, str]] = {
@@ -52,6 +52,19 @@ UNAVAILABLE_RETRY_AFTER = 5
 # Fixed descriptions used instead of the default for some problems.
 JWT_EXPIRED = "jwt expired"
 GRANT_NOT_ALLOWED = "Grant type '{grant}' not allowed for the client."
+PROVIDER_REFUSED = "The provider's token service refused the assertion"
+
+
+def provider_refused(exc: outbound.ProviderRefused) -> "DelegationError":
+    """400 ``invalid_grant`` naming the provider's own error code and description (both
+    sanitised by ``outbound.provider_text``: RFC 6749 characters, no control characters, no
+    token-like text, length-capped), e.g. "The provider's token service refused the assertion
+    (invalid_grant: user hasn't approved this consumer)."."""
+    detail = ": ".join(part for part in (exc.error, exc.description) if part)
+    description = f"{PROVIDER_REFUSED} ({detail})." if detail else f"{PROVIDER_REFUSED}."
+    return DelegationError(
+        "invalid_grant", description=description, reason=f"provider refused {exc.status}"
+    )
 
 
 class DelegationError(Exception):
@@ -68,6 +81,7 @@ class DelegationError(Exception):
         description: str | None = None,
         reason: str = "",
         retry_after: int | None = None,
+        audited: bool | None = None,
     ):
         if problem not in PROBLEMS:
             raise ValueError(f"unknown problem {problem!r}")
@@ -78,6 +92,9 @@ class DelegationError(Exception):
         self.error = error
         self.description = description or default
         self.reason = reason or problem
+        # Refusals are audited (fd); server-side failures are not, except a provider's fault
+        # (its token service down, slow or refusing), which is the attempt's outcome.
+        self.audited = status < 500 if audited is None else audited
         self.headers: dict[str, str] = {}
         if problem == "temporarily_unavailable":
             self.headers["Retry-After"] = str(retry_after or UNAVAILABLE_RETRY_AFTER)
@@ -96,6 +113,16 @@ def as_delegation_error(exc: BaseException) -> DelegationError:
     # (DataError, a NUL byte's ValueError) is a bug of ours to fix, never a false outage.
     if isinstance(exc, (OperationalError, InterfaceError)):
         return DelegationError("temporarily_unavailable", reason="database unavailable")
+    if isinstance(exc, outbound.ProviderRefused):
+        return provider_refused(exc)
+    if isinstance(exc, outbound.ProviderUnavailable):
+        # A provider's fault: 503 with Retry-After, and audited (fd) with what went wrong.
+        return DelegationError(
+            "temporarily_unavailable",
+            reason=exc.reason,
+            retry_after=exc.retry_after,
+            audited=True,
+        )
     if isinstance(exc, limiter.LimiterUnavailable):
         return DelegationError(
             "temporarily_unavailable", reason="cache unavailable", retry_after=exc.retry_after

@@ -358,8 +358,65 @@ class TenantAdmin(TenantScopedModelAdmin):
         return [
             path("<int:pk>/rotate-key/", view(self.rotate_key), name="tenantauth_tenant_rotatekey"),
             path("<int:pk>/import-key/", view(self.import_key), name="tenantauth_tenant_importkey"),
+            path(
+                "<int:pk>/signing-certificate/",
+                view(self.signing_certificate_page),
+                name="tenantauth_tenant_signingcertificate",
+            ),
+            path(
+                "<int:pk>/signing-certificate.pem",
+                view(self.signing_certificate_pem),
+                name="tenantauth_tenant_certificate",
+            ),
             *super().get_urls(),
         ]
+
+    def _get_readable(self, request, pk):
+        # The same answer for another tenant's row and for a role without view (auditors).
+        obj = self.get_queryset(request).filter(pk=pk).first()
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def signing_certificate_page(self, request, pk):
+        """The tenant's signing certificate: which key signs, where it is used, what a
+        rotation does, and the PEM to download (admins and staff; public material only)."""
+        tenant = self._get_readable(request, pk)
+        key = tenant.active_signing_key
+        cert = None
+        if key is not None:
+            try:
+                cert = certificates.signing_certificate(tenant=tenant, key=key)
+            except signing.KeyUnavailableError:
+                cert = None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Signing certificate of {tenant.name or tenant.slug}",
+            "original": tenant,
+            "opts": self.opts,
+            "key": key,
+            "key_bits": signing.rsa_public_key(key).key_size if cert else None,
+            "certificate": cert,
+            "used_by": addon_selectors.tenant_certificate_users(tenant=tenant),
+            "addon_names": {k: s.display_name for k, s in addon_registry.SPECS.items()},
+            "has_change_permission": self.has_change_permission(request, tenant),
+        }
+        return TemplateResponse(
+            request, "admin/tenantauth/tenant/signing_certificate.html", context
+        )
+
+    def signing_certificate_pem(self, request, pk):
+        """The certificate as a PEM file (RFC 7468), named after the tenant and the key."""
+        tenant = self._get_readable(request, pk)
+        key = tenant.active_signing_key
+        if key is None:
+            raise Http404("no active signing key")
+        cert = certificates.signing_certificate(tenant=tenant, key=key)
+        response = HttpResponse(cert.pem, content_type="application/x-pem-file")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{tenant.slug}-signing-certificate.pem"'
+        )
+        return response
 
     def _get_scoped(self, request, pk):
         obj = self.get_queryset(request).filter(pk=pk).first()

@@ -278,6 +278,18 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 MAX_ID_TOKEN_AGE_SECONDS = env.int("MAX_ID_TOKEN_AGE_SECONDS", default=30 * 24 * 3600)
 
+# --- Outbound calls to providers' token services (AWS STS, Salesforce, SAP) ----------------
+# tenantauth.outbound: one total deadline per call, a connect cap, a response size cap, TLS
+# verified with certifi's CA bundle or this PEM file. Private networks (loopback, RFC 1918,
+# link-local, http) are reachable only when allowed: development and tests, never production.
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=5.0)
+OUTBOUND_CONNECT_TIMEOUT_SECONDS = env.float("OUTBOUND_CONNECT_TIMEOUT_SECONDS", default=2.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=256 * 1024)
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool(
+    "OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=not PRODUCTION
+)
+
 # --- Logging: one line per event, no control characters from user input -------------------
 LOGGING = {
     "version": 1,
@@ -299,5 +311,11 @@ LOGGING = {
         # runserver, keeps Django's handler and does not propagate.)
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
+        # httpx/httpcore log each outbound request (URL, status) at INFO/DEBUG; the seam
+        # (tenantauth.outbound) decides what is logged about a provider call.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
     },
 }

@@ -254,7 +254,9 @@ class ProjectServer:
             try:
                 requests.get(self.base, timeout=2)
                 break
-            except requests.ConnectionError:
+            # A busy machine: gunicorn's master accepts before its worker has loaded the app,
+            # so the first request may time out rather than be refused; keep waiting.
+            except (requests.ConnectionError, requests.Timeout):
                 if time.time() > deadline or self.process.poll() is not None:
                     self.close()  # never leave a server behind
                     raise RuntimeError("the project server did not start") from None

@@ -17,7 +17,14 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
+# Add-ons whose credential is made here (no provider to call).
 ADDONS = ("firebase", "azure_blob", "azure_sb", "layer", "wams")
+# Add-ons that trade a signed assertion at a provider's token service (tenantauth.outbound).
+REMOTE_ADDONS = ("aws", "salesforce_api", "salesforce_sandbox_api", "sap_api")
+# Nothing listens on the discard port: the defaults point at a provider that is down.
+DOWN_URL = "http://127.0.0.1:9"
+ROLE_ARN = "arn:aws:iam::123456789012:role/tenantauth-demo"
+PRINCIPAL_ARN = "arn:aws:iam::123456789012:saml-provider/tenantauth"
 
 
 def new_rsa_pem(bits: int = 2048) -> str:
@@ -58,6 +65,7 @@ def keys(rsa_pem) -> dict:
         "firebase_secret": pysecrets.token_urlsafe(30),
         "sb_key": base64.b64encode(pysecrets.token_bytes(32)).decode(),
         "wams_master_key": pysecrets.token_urlsafe(32),
+        "sap_password": pysecrets.token_urlsafe(24),
         "rsa_pem": rsa_pem,
     }
 
@@ -121,6 +129,45 @@ def default_values(addon: str, keys: dict) -> tuple[dict, dict]:
         return (
             {"uid_attribute": "user_id", "lifetime_in_seconds": 3600},
             {"master_key": keys["wams_master_key"]},
+        )
+    if addon in ("salesforce_api", "salesforce_sandbox_api"):
+        return (
+            {
+                "consumer_key": "3MVG9-tenantauth-test-consumer-key",
+                "principal_attribute": "email",
+                "community_url": "",
+                "token_url": f"{DOWN_URL}/services/oauth2/token",
+                "lifetime_in_seconds": 180,
+            },
+            {},
+        )
+    if addon == "sap_api":
+        return (
+            {
+                "client_id": "sb-tenantauth!t1",
+                "username_attribute": "email",
+                "token_endpoint_url": f"{DOWN_URL}/oauth/token",
+                "audience": "",
+                "scope": "",
+                "name_id_format": "emailAddress",
+                "lifetime_in_seconds": 300,
+            },
+            {"service_password": keys.get("sap_password", "sap-" + "p" * 20)},
+        )
+    if addon == "aws":
+        return (
+            {
+                "role": ROLE_ARN,
+                "principal": PRINCIPAL_ARN,
+                "lifetime_in_seconds": 3600,
+                "session_name_attribute": "email",
+                "region": "us-east-1",
+                "sts_endpoint_url": DOWN_URL,
+                "allow_overrides": False,
+                "allowed_roles": [],
+                "allowed_principals": [],
+            },
+            {},
         )
     raise AssertionError(addon)
 

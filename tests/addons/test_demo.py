@@ -13,10 +13,11 @@ from azure.storage.blob import BlobClient, ContainerClient
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 
+from addons.management.commands.addons_devserver import providers
 from addons.minters.firebase import FIREBASE_AUDIENCE
 from addons.models import AddonConfiguration
 from tenantauth.models import Application
-from tests.addons.conftest import ADDONS
+from tests.addons.conftest import ADDONS, REMOTE_ADDONS
 from tests.addons.test_admin import assert_no_secret
 
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -83,12 +84,14 @@ def test_demo_registers_addons_demo_with_every_addon(demo):
         demo["applications"]["appA"]["client_id"],
         demo["applications"]["appB"]["client_id"],
     ]
-    assert set(demo["addons"]) == set(ADDONS)
+    assert set(demo["addons"]) == set(ADDONS) | set(REMOTE_ADDONS)
     for addon, described in demo["addons"].items():
         config = AddonConfiguration.objects.get(application=app, addon=addon)
         assert described["enabled"] is config.enabled is True
         assert described["settings"] == config.settings
-        assert described["secrets"] == config.secret_values() and described["secrets"]
+        assert described["secrets"] == config.secret_values()
+        # AWS and Salesforce sign with the tenant key: they have no secret of their own.
+        assert bool(described["secrets"]) is (addon not in ("aws", *REMOTE_ADDONS[1:3]))
     assert demo["addons"]["azure_blob"]["settings"]["account_name"] == "devstoreaccount1"
     again = io.StringIO()
     call_command("demo", "--json", stdout=again)
@@ -160,3 +163,23 @@ def test_demo_blob_sas_works_against_azurite(client, demo, azurite):
     )
     blob.upload_blob(b"hello from the demo", overwrite=True)
     assert blob.download_blob().readall() == b"hello from the demo"
+
+
+def test_demo_remote_addons_against_the_devserver(client, demo):
+    """``manage.py addons_devserver``'s stand-ins (moto STS, the Salesforce and SAP token
+    endpoints, on the demo's fixed loopback ports) answer addonsDemo's AWS, Salesforce
+    (production and sandbox) and SAP add-ons; the human output says how to start them."""
+    with providers("acme") as urls:
+        assert urls["aws"] == "http://127.0.0.1:5010"
+        aws = _delegate(client, demo, "aws")
+        assert aws.status_code == 200, aws.content
+        assert aws.json()["AssumedRoleUser"]["Arn"].startswith(
+            "arn:aws:sts::123456789012:assumed-role/addons-demo/"
+        )
+        for api_type in ("salesforce_api", "salesforce_sandbox_api", "sap_api"):
+            answer = _delegate(client, demo, api_type)
+            assert answer.status_code == 200, (api_type, answer.content)
+            assert answer.json()["access_token"]
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    assert "manage.py addons_devserver" in out.getvalue()

@@ -17,6 +17,7 @@ from azure.storage.blob import BlobSasPermissions
 from addons.models import AddonConfiguration
 from delegation.models import AuditEvent
 from tests.addons.conftest import AZURITE_KEY
+from tests.addons.test_aws import moto_sts  # noqa: F401 - fixture
 from tests.addons.test_azure_blob import _sdk_factory
 from tests.browser.test_dashboard_browser import change_url, login, tab, wait_until
 from tests.delegation.helpers import body_for, id_token_for
@@ -145,3 +146,65 @@ def test_addons_tab_works_without_javascript(live_server, transactional_db, tena
         "master_key": master_key
     }
     assert not page.problems, page.problems
+
+
+def test_admin_configures_aws_and_salesforce_cards(
+    live_server,
+    transactional_db,
+    tenant_a,
+    new_page,
+    moto_sts,  # noqa: F811 - the fixture imported above
+    settings,
+):
+    """The AWS card: a malformed ARN in the allowed-roles list comes back next to its field;
+    fixed and saved (the list kept one per line); a client then gets STS credentials from
+    moto through the live server. The Salesforce card: with private networks off (as in
+    production) a loopback token URL is refused next to its field and nothing is saved."""
+    page, base = new_page(), live_server.url
+    api_c, app_a = tenant_a["apiC"], tenant_a["appA"]
+    login(page, base, tenant_a["admin"])
+    page.goto(change_url(base, api_c))
+    tab(page, "Add-ons").click()
+    card = page.locator("#addon-aws")
+    page.get_by_role("switch", name="Enable Amazon Web Services").check()
+    page.fill("#id_aws-role", "arn:aws:iam::123456789012:role/tenantauth-demo")
+    page.fill("#id_aws-principal", "arn:aws:iam::123456789012:saml-provider/tenantauth")
+    page.fill("#id_aws-sts_endpoint_url", moto_sts)
+    page.check("#id_aws-allow_overrides")
+    page.fill("#id_aws-allowed_roles", "arn:aws:iam::123456789012:role/readonly\nnot-an-arn")
+    card.get_by_role("button", name="Save Amazon Web Services").click()
+    page.wait_for_selector("#id_aws-allowed_roles_error")
+    wait_until(page, "document.activeElement.id === 'id_aws-allowed_roles'")
+    assert "Not an IAM role ARN" in page.inner_text("#id_aws-allowed_roles_error")
+    assert not AddonConfiguration.objects.exists()
+
+    page.fill("#id_aws-allowed_roles", "arn:aws:iam::123456789012:role/readonly")
+    card.get_by_role("button", name="Save Amazon Web Services").click()
+    page.wait_for_url(re.compile(r"/change/#addon-aws$"))
+    config = AddonConfiguration.objects.get(tenant=tenant_a["tenant"], addon="aws")
+    assert config.enabled and config.settings["sts_endpoint_url"] == moto_sts
+    assert config.settings["allowed_roles"] == ["arn:aws:iam::123456789012:role/readonly"]
+    page.locator("#addon-aws summary").click()
+    assert page.input_value("#id_aws-allowed_roles") == "arn:aws:iam::123456789012:role/readonly"
+
+    tenant = tenant_a["tenant"]
+    token = id_token_for(tenant, app_a, tenant_a["user"])
+    body = body_for(app_a, token, target=api_c.client_id, api_type="aws")
+    answer = httpx.post(f"{base}/t/{tenant.slug}/delegation", json=body, timeout=20)
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()["Credentials"]) >= {"AccessKeyId", "SessionToken", "Expiration"}
+
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    page.goto(change_url(base, api_c))
+    tab(page, "Add-ons").click()
+    sf = page.locator("#addon-salesforce_api")
+    page.get_by_role("switch", name="Enable Salesforce API").check()
+    page.fill("#id_salesforce_api-consumer_key", "3MVG9-consumer")
+    page.fill("#id_salesforce_api-token_url", "https://127.0.0.1:8443/services/oauth2/token")
+    sf.get_by_role("button", name="Save Salesforce API").click()
+    page.wait_for_selector("#id_salesforce_api-token_url_error")
+    assert "private, loopback or link-local" in page.inner_text(
+        "#id_salesforce_api-token_url_error"
+    )
+    assert not AddonConfiguration.objects.filter(addon="salesforce_api").exists()
+    assert not [p for p in page.problems if not p.startswith("200")], page.problems

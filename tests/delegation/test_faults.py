@@ -225,7 +225,8 @@ class FaultServer:
             try:
                 requests.get(self.url, timeout=2)
                 break
-            except requests.ConnectionError:
+            # gunicorn's master accepts before a busy machine's worker has loaded the app.
+            except (requests.ConnectionError, requests.Timeout):
                 if time.time() > deadline or self.process.poll() is not None:
                     raise RuntimeError("fault server did not start") from None
                 time.sleep(0.2)

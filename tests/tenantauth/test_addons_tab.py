@@ -400,7 +400,8 @@ def test_no_secret_in_the_tab_after_save_and_after_a_refused_save(
     texts += [str(e.details) + e.object_repr for e in AuditEvent.objects.all()]
     for text in texts:
         assert_no_secret(text, every_secret)
-    assert "set</strong>" in card_html(after_save, addon)
+    if form_class.SECRETS:  # AWS and Salesforce sign with the tenant key: no secret to show
+        assert "set</strong>" in card_html(after_save, addon)
 
 
 # --- who may -------------------------------------------------------------------------------

@@ -201,3 +201,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Client secrets, add-on settings and secrets: {_shell_command('demo', '--json')}"
         )
+        self.stdout.write(
+            "  AWS, Salesforce and SAP add-ons call local stand-ins (moto STS, token endpoints "
+            f"on 127.0.0.1:5010-5012); start them with: {_shell_command('addons_devserver')}"
+        )
