@@ -2,7 +2,7 @@
 
 The key is (tenant, client, user, client IP); the window is one minute and the limit
 ``tenant.delegation_rate_limit`` (10 by default, as Auth0). Every request counts, refusals
-included (``tenantauth.limiter.incr``: INCR and EXPIRE NX in one pipelined round trip on
+included (``tenantauth.limiter.incr``: INCR and EXPIRE in one Lua script, one round trip on
 Redis), so the limit holds across worker processes. Failed attempts of a known client count
 too: before the user is known they count in the client's anonymous bucket for that IP.
 

@@ -163,12 +163,24 @@ end
 return 0
 """
 
+# INCR and, on the first count of a window, EXPIRE: one EVALSHA, atomic on the server, without
+# the MULTI/EXEC a transactional pipeline wraps around the same two commands (measured on
+# /delegation: the pipeline cost about 300 us per request, mostly client CPU).
+_INCR = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
 
 @dataclass
 class _Kept:
     client: object
     reserve: object
     settle: object
+    incr: object
 
 
 _clients: dict[int, _Kept] = {}
@@ -190,6 +202,7 @@ def _kept(backend: RedisCache) -> _Kept:
             client=client,
             reserve=client.register_script(_RESERVE),
             settle=client.register_script(_SETTLE),
+            incr=client.register_script(_INCR),
         )
     return kept
 
@@ -302,15 +315,8 @@ def incr(key: str, *, ttl: int) -> int:
     backend = _redis_backend()
     if backend is not None:
         full_key = backend.make_and_validate_key(key)
-        client = _kept(backend).client
-
-        def call():
-            pipe = client.pipeline(transaction=True)
-            pipe.incr(full_key)
-            pipe.expire(full_key, ttl, nx=True)
-            return pipe.execute()[0]
-
-        return int(_guarded(call))
+        script = _kept(backend).incr
+        return int(_guarded(lambda: script(keys=[full_key], args=[ttl])))
     cache = caches["default"]
     with _local_lock:
         if cache.add(key, 1, timeout=ttl):

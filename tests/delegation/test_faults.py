@@ -17,6 +17,7 @@ import pytest
 import requests
 from django.db import OperationalError, connection
 
+from delegation import services as delegation_services
 from delegation.models import AuditEvent
 from tenantauth import crypto, signing
 from tenantauth.models import Application
@@ -78,10 +79,10 @@ def test_d30_audit_insert_database_error_is_503(client, tenant_a, monkeypatch, a
     """The audit insert hits an unavailable database: 503 temporarily_unavailable with
     Retry-After, no token and no audit row at all."""
 
-    def unavailable(**kwargs):
+    def unavailable(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", unavailable)
+    monkeypatch.setattr(delegation_services, "audit_row_insert", unavailable)
     response = delegate(client, tenant_a)
     assert_error(response, 503, "temporarily_unavailable")
     assert int(response["Retry-After"]) > 0
