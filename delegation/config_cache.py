@@ -60,7 +60,7 @@ _tenant_ids: dict[str, int] = {}  # slug -> tenant id, learnt from the database
 
 
 def _ttl() -> float:
-    return float(getattr(settings, "DELEGATION_CONFIG_CACHE_SECONDS", 30))
+    return float(settings.DELEGATION_CONFIG_CACHE_SECONDS)
 
 
 def version_key(tenant_id: int) -> str | None:

@@ -288,6 +288,10 @@ CORS_PREFLIGHT_MAX_AGE = 600
 DELEGATION_MAX_BODY_BYTES = env.int("DELEGATION_MAX_BODY_BYTES", default=64 * 1024)
 # How many reverse proxies in front of us append to X-Forwarded-For. 0 = trust the socket.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# How long a process may keep a tenant's delegation configuration (delegation.config_cache);
+# it is checked against Redis on every request anyway, this only bounds a lost invalidation.
+# 0 turns the cache off. Without REDIS_URL nothing is cached.
+DELEGATION_CONFIG_CACHE_SECONDS = env.float("DELEGATION_CONFIG_CACHE_SECONDS", default=30)
 # Clock leeway when checking exp/iat/nbf of incoming tokens, and the oldest id_token accepted.
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 MAX_ID_TOKEN_AGE_SECONDS = env.int("MAX_ID_TOKEN_AGE_SECONDS", default=30 * 24 * 3600)
