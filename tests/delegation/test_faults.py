@@ -226,7 +226,7 @@ class FaultServer:
             try:
                 requests.get(self.url, timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine: not up yet
                 if time.time() > deadline or self.process.poll() is not None:
                     raise RuntimeError("fault server did not start") from None
                 time.sleep(0.2)
