@@ -55,7 +55,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) bench/delegation.py
+	$(PY) bench/delegation.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info $(NODE_DIR)/node_modules

@@ -2,7 +2,7 @@
 
 The key is (tenant, client, user, client IP); the window is one minute and the limit
 ``tenant.delegation_rate_limit`` (10 by default, as Auth0). Every request counts, refusals
-included (``tenantauth.limiter.incr``: INCR and EXPIRE NX in one pipelined round trip on
+included (``tenantauth.limiter.incr``: INCR and EXPIRE in one Lua script, one round trip on
 Redis), so the limit holds across worker processes. Failed attempts of a known client count
 too: before the user is known they count in the client's anonymous bucket for that IP.
 
@@ -28,6 +28,8 @@ class RateLimitState:
     limit: int
     count: int
     reset: int  # UNIX time the window ends
+    # The tenant's configuration version read in the same round trip (``config_cache``).
+    config_version: str | None = None
 
     @property
     def remaining(self) -> int:
@@ -57,8 +59,11 @@ def _key(*, tenant_id: int, client_id: str, user_id: str, ip: str, window: int) 
     return f"deleg-rl:{window}:{hashlib.sha256(raw).hexdigest()}"
 
 
-def hit(*, tenant, client_id: str, user_id: str, ip: str) -> RateLimitState:
-    """Count one attempt and return the window's state.
+def hit(
+    *, tenant, client_id: str, user_id: str, ip: str, version_key: str | None = None
+) -> RateLimitState:
+    """Count one attempt and return the window's state; with ``version_key`` (a Redis key,
+    ``config_cache.version_key``) its value comes back in the same round trip.
 
     Raises ``DelegationError("temporarily_unavailable")`` (503, ``Retry-After``) when the
     counter store is unavailable.
@@ -67,7 +72,7 @@ def hit(*, tenant, client_id: str, user_id: str, ip: str) -> RateLimitState:
     window = now // WINDOW_SECONDS
     key = _key(tenant_id=tenant.pk, client_id=client_id, user_id=user_id, ip=ip, window=window)
     try:
-        count = limiter.incr(key, ttl=WINDOW_SECONDS + 5)
+        count, version = limiter.incr_and_get(key, ttl=WINDOW_SECONDS + 5, read=version_key)
     except limiter.LimiterUnavailable as exc:
         raise DelegationError(
             "temporarily_unavailable", reason="cache unavailable", retry_after=exc.retry_after
@@ -76,6 +81,7 @@ def hit(*, tenant, client_id: str, user_id: str, ip: str) -> RateLimitState:
         limit=tenant.delegation_rate_limit,
         count=count,
         reset=(window + 1) * WINDOW_SECONDS,
+        config_version=version,
     )
 
 

@@ -16,7 +16,7 @@ from django.db import connection
 
 from tenantauth import selectors as tenant_selectors
 from tenantauth.models import Application, SigningKey, Tenant, TenantUser
-from tenantauth.sql import ModelColumns
+from tenantauth.sql import ModelColumns, hot_cursor
 
 _APP = ModelColumns(Application, "a")
 _TENANT = ModelColumns(Tenant, "t")
@@ -69,7 +69,7 @@ def delegation_parties_get(
     wanted = [client_id for client_id in dict.fromkeys(client_ids) if client_id]
     rows = []
     if wanted:
-        with connection.cursor() as cursor:
+        with hot_cursor(connection) as cursor:
             cursor.execute(
                 _parties_sql(connection.vendor, len(wanted)), [True, tenant_slug, *wanted]
             )
@@ -91,7 +91,7 @@ def delegation_parties_get(
 
 def delegation_user_get(*, tenant: Tenant, user_id: str) -> TenantUser | None:
     """The tenant's user with this ``user_id``; another tenant's user is not found."""
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(_user_sql(connection.vendor), [tenant.pk, user_id])
         row = cursor.fetchone()
     if row is None:

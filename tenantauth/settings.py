@@ -118,6 +118,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The token endpoints' own, shorter list (tenantauth.wsgi): CORS and HTTPS/HSTS/nosniff only.
+API_MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
+API_PATHS = r"^/t/[-a-zA-Z0-9_]+/(?:oauth/token|delegation|userinfo|dbconnections/signup)$"
+
 ROOT_URLCONF = "tenantauth.urls"
 WSGI_APPLICATION = "tenantauth.wsgi.application"
 
@@ -151,6 +158,13 @@ else:
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
+    # Server-side prepared statements for the hot statements (tenantauth.sql.hot_cursor):
+    # psycopg prepares a statement on a connection after it ran this many times there. Set
+    # DATABASE_PREPARE_THRESHOLD to an empty value behind a transaction-pooling PgBouncer
+    # older than 1.21 (or without max_prepared_statements): a prepared statement lives in one
+    # server session, which such a pooler does not keep for a client (README, "PgBouncer").
+    _prepare = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip()
+    _db["OPTIONS"].setdefault("prepare_threshold", int(_prepare) if _prepare else None)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -274,6 +288,10 @@ CORS_PREFLIGHT_MAX_AGE = 600
 DELEGATION_MAX_BODY_BYTES = env.int("DELEGATION_MAX_BODY_BYTES", default=64 * 1024)
 # How many reverse proxies in front of us append to X-Forwarded-For. 0 = trust the socket.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# How long a process may keep a tenant's delegation configuration (delegation.config_cache);
+# it is checked against Redis on every request anyway, this only bounds a lost invalidation.
+# 0 turns the cache off. Without REDIS_URL nothing is cached.
+DELEGATION_CONFIG_CACHE_SECONDS = env.float("DELEGATION_CONFIG_CACHE_SECONDS", default=30)
 # Clock leeway when checking exp/iat/nbf of incoming tokens, and the oldest id_token accepted.
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 MAX_ID_TOKEN_AGE_SECONDS = env.int("MAX_ID_TOKEN_AGE_SECONDS", default=30 * 24 * 3600)
