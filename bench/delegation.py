@@ -19,7 +19,9 @@ taskset, every response checked for status 200). For each ratio the median of th
 ratios is reported, so a slow moment of the shared machine hits both sides of a ratio. Targets
 (issue 13): HS256 /delegation >= 1.0x the bare HS256 throughput and p99 <= 1.5x; >= 1.2x
 DOT's throughput; RS256 >= 0.9x the bare RS256. The in-project reference view is reported as a
-diagnostic only (it pays the project's per-request stack).
+diagnostic only (it pays the project's per-request stack), and so are the two add-on cases
+(issue 8): a Firebase custom token (RS256 with the admin's service-account key) against the
+RS256 app token, and an Azure Blob SAS (HMAC-SHA256) against the HS256 one.
 
 Finally a profile (``bench/request_profile.py``): the top 15 functions of one HS256 delegation,
 cProfile over many requests through the project's WSGI application on the same database.
@@ -99,6 +101,17 @@ azure_blob = ({"account_name": "devstoreaccount1", "container_name": "bench",
                "container_list": False, "https_only": True, "allow_blob_name_override": False,
                "allow_container_name_override": False},
               {"storage_access_key": AZURITE_KEY})
+fb = services.application_create(tenant=tenant, name="apiFirebase", app_type="resource_server",
+                                 allowed_clients=fillers + [source.client_id])
+blob = services.application_create(tenant=tenant, name="apiBlob", app_type="resource_server",
+                                   allowed_clients=fillers + [source.client_id])
+firebase = ({"token_format": "custom_token", "client_email": "bench@demo.iam.gserviceaccount.com",
+             "private_key_id": "ab" * 20, "lifetime_in_seconds": 3600,
+             "uid_attribute": "user_id", "claims_attributes": ["email"]},
+            {"private_key": signing.private_key_to_pem(signing.generate_rsa_private_key())})
+for target, addon, (values, secrets) in [(fb, "firebase", firebase), (blob, "azure_blob", azure_blob)]:
+    addon_services.addon_configure(tenant=tenant, application=target, addon=addon,
+                                   enabled=True, settings=values, secrets=secrets)
 for filler in Application.objects.filter(tenant=tenant, name__startswith="filler")[:20]:
     addon_services.addon_configure(tenant=tenant, application=filler, addon="azure_blob",
                                    enabled=True, settings=azure_blob[0], secrets=azure_blob[1])
@@ -117,6 +130,7 @@ with open(sys.argv[1], "w") as handle:
     handle.write(crypto.decrypt(tenant.active_signing_key.private_key_ciphertext))
 print(json.dumps({"source": source.client_id, "source_secret": source.client_secret(),
                   "hs": hs.client_id, "hs_secret": hs.client_secret(), "rs": rs.client_id,
+                  "fb": fb.client_id, "blob": blob.client_id,
                   "fillers": fillers, "id_token": id_token}))
 """
 
@@ -286,8 +300,12 @@ RATIOS = [
     ("delegation HS256", "DOT client_credentials", "rps", 1.2, ">="),
     ("delegation RS256", "bare RS256", "rps", 0.9, ">="),
     ("delegation RS256", "bare RS256", "p99", None, ""),
+    ("add-on Firebase", "delegation RS256", "rps", None, ""),
+    ("add-on Azure Blob", "delegation HS256", "rps", None, ""),
     ("in-project reference", "bare HS256", "rps", None, ""),
 ]
+# The member of a 200 answer that proves the case did its work (default: id_token).
+ANSWER_KEYS = {"DOT client_credentials": "access_token", "add-on Azure Blob": "azure_blob_sas"}
 
 
 def main():
@@ -349,6 +367,16 @@ def main():
             {**delegation, "target": fx["rs"], "scope": "openid"},
             False,
         ),
+        "add-on Firebase": (
+            f"{BASE}/t/bench/delegation",
+            {**delegation, "target": fx["fb"], "api_type": "firebase"},
+            False,
+        ),
+        "add-on Azure Blob": (
+            f"{BASE}/t/bench/delegation",
+            {**delegation, "target": fx["blob"], "api_type": "azure_blob"},
+            False,
+        ),
         "in-project reference": (
             f"{BASE}/bench/t/bench/reference",
             {**ideal, "target": fx["hs"]},
@@ -359,7 +387,7 @@ def main():
     try:
         for name, (url, body, form) in cases.items():
             status, payload = post(url, body, form)
-            key = "access_token" if name.startswith("DOT") else "id_token"
+            key = ANSWER_KEYS.get(name, "id_token")
             if status != 200 or key not in payload:
                 raise SystemExit(f"{name}: expected 200 with {key}, got {status} {payload}")
             for connections in args.concurrency:  # warm-up: connections, caches, plans
