@@ -43,8 +43,14 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	@touch $@
 node: $(NODE_DIR)/node_modules/.installed
 
+# The tests use the local Redis when it answers and REDIS_URL is not set (set it, even empty,
+# to choose): the limiter's Redis code then runs in a developer's run too. Database
+# TEST_REDIS_DB is the tests' own (they flush it). The pytest header says which backend ran.
+TEST_REDIS_DB ?= 13
 test: install system node
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -z "$${REDIS_URL+set}" ] && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
+	  export REDIS_URL=redis://127.0.0.1:6379/$(TEST_REDIS_DB); fi; \
+	echo "$(PY) -m pytest $(PYTEST_ARGS)"; $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ from tenantauth.models import (
     Application,
     Membership,
 )
+from tests import real_parts
 from tests.cache_backends import counter_store, own_redis  # noqa: F401 (fixtures)
 from tests.chromium import chromium  # noqa: F401 - one browser per session for all tests
 
@@ -30,6 +31,40 @@ APP_GRANTS = [
     GRANT_DELEGATION_ID_TOKEN,
     GRANT_DELEGATION_REFRESH_TOKEN,
 ]
+
+
+def pytest_report_header(config):
+    return [f"rate-limit backend: {real_parts.rate_limit_backend()}"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"rate-limit backend: {real_parts.rate_limit_backend()}")
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if real_parts.POSTGRES_SKIP in real_parts.skip_reason(report)
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} tests {real_parts.POSTGRES_SKIP} (set DATABASE_URL to run them)"
+        )
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres_only"):
+        real_parts.needs_postgres("marked postgres_only")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``REQUIRE_POSTGRES`` set (CI), a test skipped because it needs PostgreSQL fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and real_parts.postgres_required():
+        reason = real_parts.skip_reason(report)
+        if real_parts.POSTGRES_SKIP in reason:
+            report.outcome = "failed"
+            report.longrepr = f"REQUIRE_POSTGRES is set, but this test was {reason}"
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ from delegation.models import AuditEvent
 from tenantauth import crypto, signing
 from tenantauth.models import Application
 from tests.delegation.helpers import GRANT_JWT_BEARER, assert_error, delegate
+from tests.real_parts import needs_postgres
 from tests.servers import OwnPostgres, can_run_postgres, free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -108,8 +109,7 @@ def test_d30_signer_fails_no_token(client, tenant_a, monkeypatch, audit):
 def test_d30_commit_fails_after_the_audit_insert(client, tenant_a):
     """The transaction fails at COMMIT, after the audit row was inserted (a deferred
     constraint trigger, PostgreSQL): no token is returned and no sd row survives."""
-    if connection.vendor != "postgresql":
-        pytest.skip("deferred constraint triggers (failing at COMMIT) need PostgreSQL")
+    needs_postgres("deferred constraint triggers, failing at COMMIT")
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION deleg_test_refuse_commit() RETURNS trigger AS $$ "
