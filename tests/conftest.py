@@ -3,6 +3,10 @@
 Everything is created through the services, as the product itself does.
 """
 
+import os
+import shutil
+import tempfile
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -22,7 +26,7 @@ from tests.cache_backends import counter_store, own_redis  # noqa: F401 (fixture
 from tests.chromium import chromium  # noqa: F401 - one browser per session for all tests
 
 USER_PASSWORD = "correct horse battery staple"
-ADMIN_PASSWORD = "admin-password-123!"
+ADMIN_PASSWORD = "Adm1n-7qX!zR4pW9-kV"  # random-looking: no run of it is an English word
 APP_GRANTS = [
     GRANT_PASSWORD,
     GRANT_PASSWORD_REALM,
@@ -31,6 +35,26 @@ APP_GRANTS = [
     GRANT_DELEGATION_ID_TOKEN,
     GRANT_DELEGATION_REFRESH_TOKEN,
 ]
+
+
+if os.environ.get("TEST_DATABASE_TEMPLATE"):
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_test_environment, django_db_blocker):
+        """Mutation runs (tests/mutation.py): every pytest session, one per mutant, starts from
+        its own copy of a migrated SQLite file instead of migrating a new database."""
+        from django.db import connections
+
+        folder = tempfile.mkdtemp(prefix="tenantauth-mutant-db-")
+        copy = os.path.join(folder, "test.sqlite3")
+        shutil.copyfile(os.environ["TEST_DATABASE_TEMPLATE"], copy)
+        with django_db_blocker.unblock():
+            connections["default"].close()
+            connections["default"].settings_dict["NAME"] = copy
+        yield
+        with django_db_blocker.unblock():
+            connections["default"].close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_report_header(config):
