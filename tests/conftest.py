@@ -8,6 +8,7 @@ import shutil
 import tempfile
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 
 from tenantauth import limiter, services, signing
@@ -27,6 +28,9 @@ from tests.chromium import chromium  # noqa: F401 - one browser per session for 
 
 USER_PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "Adm1n-7qX!zR4pW9-kV"  # random-looking: no run of it is an English word
+# The hashers the service is configured with (Django's default: PBKDF2 first); the suite runs
+# on MD5 for speed (``_fast_hashers_and_clean_caches``), tests about hashing work use these.
+CONFIGURED_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
 APP_GRANTS = [
     GRANT_PASSWORD,
     GRANT_PASSWORD_REALM,
