@@ -7,7 +7,7 @@ PORT ?= 8000
 # The settings derive PUBLIC_BASE_URL (issuer, discovery, printed links) from PORT.
 export PORT
 
-.PHONY: run test install browser system node lint format clean bench
+.PHONY: run test install browser system node lint format clean bench mutation
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -51,6 +51,11 @@ test: install system node
 	@if [ -z "$${REDIS_URL+set}" ] && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
 	  export REDIS_URL=redis://127.0.0.1:6379/$(TEST_REDIS_DB); fi; \
 	echo "$(PY) -m pytest $(PYTEST_ARGS)"; $(PY) -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the security core (tests/mutation.py; slow, not part of `make test`):
+# prints the score per module. MODULES="delegation/policy.py ..." runs some of them.
+mutation: install
+	$(PY) tests/mutation.py $(MODULES)
 
 lint: install
 	$(VENV)/bin/ruff check .
