@@ -1,7 +1,9 @@
 """``make mutation``: mutation testing of the security core with mutmut 3 (issue 14).
 
 Run: ``make mutation`` (every module of ``[tool.mutmut] only_mutate`` in pyproject.toml), or
-``make mutation MODULES="delegation/policy.py tenantauth/crypto.py"`` for some of them. It
+``make mutation MODULES="delegation/policy.py tenantauth/crypto.py"`` for some of them;
+``make mutation MODULES=--seeded`` puts back, one at a time, the three bugs issue 14 found
+the suite let through, and shows the tests that now fail. It
 prints, per module, how many mutants the tests killed, and the survivors; the equivalent
 survivors and why they cannot be killed are listed in docs/mutation.md. Not part of
 ``make test`` or CI: it is slow (minutes per module on two cores).
@@ -51,62 +53,119 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
 TIMEOUTS = {36, 24, -24, 152, 255}
 
 
+# The tests each module's mutants run (those of them that call the mutated function). A
+# narrow list per module keeps a surviving mutant of a function every fixture calls
+# (encryption, the limiter) from running the whole suite.
+MODULE_TESTS = {
+    "delegation/policy.py": [
+        "tests/delegation/test_policy.py",
+        "tests/delegation/test_target_and_scope.py",
+    ],
+    "delegation/rules.py": ["tests/delegation/test_policy.py"],
+    "delegation/tokens.py": [
+        "tests/delegation/test_clock.py",
+        "tests/delegation/test_user_token.py",
+        "tests/delegation/test_user_token_rfc.py",
+        "tests/delegation/test_auth_time.py",
+        "tests/delegation/test_claims.py",
+    ],
+    "delegation/ratelimit.py": [
+        "tests/delegation/test_rate_limit.py",
+        "tests/delegation/test_clock.py",
+    ],
+    "tenantauth/limiter.py": ["tests/tenantauth/test_limiter.py"],
+    "tenantauth/oidc/throttling.py": [
+        "tests/tenantauth/test_throttling.py",
+        "tests/tenantauth/test_limiter.py",
+    ],
+    "tenantauth/crypto.py": [
+        "tests/tenantauth/test_secrets_at_rest.py",
+        "tests/addons/test_secrets_at_rest.py",
+    ],
+    "tenantauth/admin_site.py": [
+        "tests/tenantauth/test_admin_security.py",
+        "tests/tenantauth/test_roles.py",
+    ],
+    "tenantauth/oidc/tokens.py": [
+        "tests/tenantauth/test_oidc_signup_userinfo.py",
+        "tests/tenantauth/test_oidc_token.py",
+    ],
+}
+
+
 def config() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
 
 
-def prepare(fresh: bool) -> None:
-    """The copy under ``.mutation/`` and its migrated template database."""
-    if fresh and WORK.exists():
-        shutil.rmtree(WORK)
-    WORK.mkdir(exist_ok=True)
+def workdir(module: str) -> Path:
+    """``.mutation/<module>/``: one copy and one mutmut state per module."""
+    return WORK / module.removesuffix(".py").replace("/", ".")
+
+
+def module_pyproject(module: str) -> str:
+    """pyproject.toml with ``[tool.mutmut]`` narrowed to ``module`` and its tests."""
+    text = (ROOT / "pyproject.toml").read_text()
+    head, _, _ = text.partition("[tool.mutmut]")
+    shared = config()
+    lines = ["[tool.mutmut]"]
+    for key in ("source_paths", "also_copy", "pytest_add_cli_args"):
+        lines.append(f"{key} = {json.dumps(shared[key])}")
+    lines.append(f"only_mutate = {json.dumps([module])}")
+    lines.append(f"pytest_add_cli_args_test_selection = {json.dumps(MODULE_TESTS[module])}")
+    return head + "\n".join(lines) + "\n"
+
+
+def prepare(module: str, fresh: bool) -> Path:
+    """The module's copy under ``.mutation/`` and its migrated template database."""
+    work = workdir(module)
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
-        source, target = ROOT / name, WORK / name
+        source, target = ROOT / name, work / name
         if target.is_dir():
             shutil.rmtree(target)
         if source.is_dir():
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
-    if (WORK / "tests").exists():
-        shutil.rmtree(WORK / "tests")
-    shutil.copytree(ROOT / "tests", WORK / "tests", ignore=shutil.ignore_patterns(*TESTS_LEFT_OUT))
-    shutil.copy2(ROOT / "pyproject.toml", WORK / "pyproject.toml")
+    if (work / "tests").exists():
+        shutil.rmtree(work / "tests")
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns(*TESTS_LEFT_OUT))
+    (work / "pyproject.toml").write_text(module_pyproject(module))
 
-    template = WORK / "template.sqlite3"
+    template = work / "template.sqlite3"
     template.unlink(missing_ok=True)
-    env = environment() | {"DATABASE_URL": f"sqlite:///{template}"}
+    env = environment(work) | {"DATABASE_URL": f"sqlite:///{template}"}
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=WORK, env=env, check=True
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=work, env=env, check=True
     )
     with sqlite3.connect(template) as db:  # one self-contained file to copy
         db.execute("PRAGMA journal_mode=DELETE")
+    return work
 
 
-def environment() -> dict:
+def environment(work: Path | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["TEST_DATABASE_TEMPLATE"] = str(WORK / "template.sqlite3")
+    if work is not None:
+        env["TEST_DATABASE_TEMPLATE"] = str(work / "template.sqlite3")
     env.pop("REQUIRE_POSTGRES", None)
     return env
 
 
-def mutant_glob(module: str) -> str:
-    """``delegation/policy.py`` -> ``delegation.policy.*`` (mutmut's mutant names)."""
-    return module.removesuffix(".py").replace("/", ".") + ".*"
-
-
-def run(modules: list[str]) -> None:
+def run(module: str) -> None:
+    work = prepare(module, fresh=not os.environ.get("MUTATION_KEEP"))
     mutmut = Path(sys.executable).parent / "mutmut"
     jobs = os.environ.get("MUTATION_JOBS", str(os.cpu_count() or 2))
-    args = [str(mutmut), "run", "--max-children", jobs]
-    if modules != config()["only_mutate"]:
-        args += [mutant_glob(m) for m in modules]
-    subprocess.run(args, cwd=WORK, env=environment(), check=False)
+    print(f"== {module}: {' '.join(MODULE_TESTS[module])}", flush=True)
+    subprocess.run(
+        [str(mutmut), "run", "--max-children", jobs], cwd=work, env=environment(work), check=False
+    )
 
 
 def results(module: str) -> dict[str, str]:
     """``{mutant name: status}`` of one module from mutmut's meta file."""
-    meta = WORK / "mutants" / f"{module}.meta"
+    meta = workdir(module) / "mutants" / f"{module}.meta"
     if not meta.exists():
         return {}
     codes = json.loads(meta.read_text())["exit_code_by_key"]
@@ -137,25 +196,93 @@ def report(modules: list[str]) -> bool:
         *rows,
     ]
     print("\n".join(table))
+    WORK.mkdir(exist_ok=True)
     (WORK / "scores.md").write_text("\n".join(table) + "\n")
     if survivors:
-        print("\nNot killed (`cd .mutation && ../.venv/bin/mutmut show NAME` for the diff):")
+        print("\nNot killed (`cd .mutation/<module> && mutmut show NAME` prints the diff):")
         for name in survivors:
             print(f"  {name}")
     return reached
 
 
+# The issue's three bugs that the suite once let through, each put back on its own into a
+# fresh copy of the project: (file, original text, the bug, tests that must now fail).
+SEEDED = [
+    (
+        "delegation/tokens.py",
+        "    if exp <= now - leeway:",
+        "    if exp < now - leeway:",
+        ["tests/delegation/test_clock.py"],
+    ),
+    (
+        "tenantauth/admin.py",
+        "            obj.client_secret_fingerprint[:12],",
+        "            obj.client_secret()[:12],",
+        ["tests/test_secret_fragments.py"],
+    ),
+    (
+        "delegation/policy.py",
+        "    elif source.client_id in target.allowed_clients:",
+        "    elif source.client_id in target.allowed_clients"
+        " or target.client_id in source.allowed_clients:",
+        ["tests/delegation/test_policy.py"],
+    ),
+]
+
+
+def seeded() -> bool:
+    """Put back each seeded bug in a copy of the project; its tests must fail (kill it)."""
+    import tempfile
+
+    all_killed = True
+    for path, original, bug, tests in SEEDED:
+        with tempfile.TemporaryDirectory(prefix="tenantauth-seeded-") as folder:
+            copy = Path(folder)
+            for name in [*COPIED, "pyproject.toml"]:
+                source = ROOT / name
+                if source.is_dir():
+                    shutil.copytree(
+                        source, copy / name, ignore=shutil.ignore_patterns("__pycache__")
+                    )
+                else:
+                    shutil.copy2(source, copy / name)
+            shutil.copytree(
+                ROOT / "tests", copy / "tests", ignore=shutil.ignore_patterns(*TESTS_LEFT_OUT)
+            )
+            target = copy / path
+            text = target.read_text()
+            assert text.count(original) == 1, f"{path} changed: update SEEDED"
+            target.write_text(text.replace(original, bug))
+            env = environment()
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+                cwd=copy,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+            killed = result.returncode == 1 and failed
+            all_killed &= bool(killed)
+            print(f"{'killed' if killed else 'SURVIVED'}: {path}: {bug.strip()}")
+            for line in failed:
+                print(f"    {line}")
+    return all_killed
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--seeded"]:
+        return 0 if seeded() else 1
     every = config()["only_mutate"]
     modules = argv or every
     unknown = [m for m in modules if m not in every]
     if unknown:
         print(f"not in [tool.mutmut] only_mutate: {unknown}")
         return 2
-    if os.environ.get("MUTATION_REPORT_ONLY"):
-        return 0 if report(modules) else 1
-    prepare(fresh=not os.environ.get("MUTATION_KEEP"))
-    run(modules)
+    if not os.environ.get("MUTATION_REPORT_ONLY"):
+        for module in modules:  # one at a time: two cores are all a run gets
+            run(module)
     return 0 if report(modules) else 1
 
 

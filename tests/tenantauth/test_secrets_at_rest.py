@@ -80,3 +80,9 @@ def test_undecryptable_values_raise_one_error_naming_the_cause():
             with pytest.raises(crypto.DecryptionError) as info:
                 function(value)
             assert str(info.value) == "stored secret cannot be decrypted with the configured keys"
+
+
+def test_fingerprint_is_the_sha256_of_text_or_bytes():
+    """What pages show instead of a secret: SHA-256 in hex, the same for str and its UTF-8."""
+    expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # FIPS 180-2
+    assert crypto.fingerprint("abc") == crypto.fingerprint(b"abc") == expected
