@@ -115,3 +115,53 @@ def test_every_answer_carries_the_rate_limit_headers(client, tenant_a, case):
     assert response["X-RateLimit-Remaining"] == "10"
     assert response["X-RateLimit-Reset"] == str(WINDOW_START + 60)
     assert "Retry-After" not in response
+
+
+# --- the counters themselves (delegation.ratelimit.hit / peek) -------------------------------
+def test_peek_reports_the_bucket_it_is_asked_about(tenant_a, tenant_b, stopped_clock):
+    """peek reads (never counts) the (tenant, client, user, IP) bucket of this window, clamped
+    to the limit; any other bucket, the next window or no client reads as fresh."""
+    from delegation import ratelimit
+
+    tenant = tenant_a["tenant"]
+    bucket = {"client_id": "client-1", "user_id": "auth0|u1", "ip": "192.0.2.1"}
+    for n in range(1, 4):
+        state = ratelimit.hit(tenant=tenant, **bucket)
+        assert (state.limit, state.count, state.reset) == (10, n, WINDOW_START + 60)
+    assert ratelimit.peek(tenant=tenant, **bucket) == ratelimit.RateLimitState(
+        limit=10, count=3, reset=WINDOW_START + 60
+    )
+    assert ratelimit.peek(tenant=tenant, **bucket).remaining == 7
+    for other in ({"client_id": "client-2"}, {"user_id": "auth0|u2"}, {"ip": "192.0.2.2"}):
+        assert ratelimit.peek(tenant=tenant, **{**bucket, **other}).count == 0, other
+    assert ratelimit.peek(tenant=tenant_b["tenant"], **bucket).count == 0
+    assert ratelimit.peek(tenant=tenant, **{**bucket, "client_id": ""}).count == 0
+    assert ratelimit.peek(tenant=None, client_id="client-1") == ratelimit.RateLimitState(
+        limit=ratelimit.DEFAULT_LIMIT, count=0, reset=WINDOW_START + 60
+    )
+    for _ in range(9):
+        ratelimit.hit(tenant=tenant, **bucket)
+    assert ratelimit.hit(tenant=tenant, **bucket).count == 13
+    assert ratelimit.peek(tenant=tenant, **bucket).count == 10  # clamped to the limit
+    stopped_clock.move_to(WINDOW_START + 60)
+    assert ratelimit.peek(tenant=tenant, **bucket).count == 0
+    assert ratelimit.peek(tenant=tenant, **bucket).reset == WINDOW_START + 120
+
+
+def test_peek_follows_the_tenants_limit_and_survives_an_unavailable_store(tenant_a, settings):
+    from delegation import ratelimit
+
+    tenant = tenant_a["tenant"]
+    tenant.delegation_rate_limit = 3
+    tenant.save()
+    assert ratelimit.peek(tenant=tenant, client_id="c").limit == 3
+    ratelimit.hit(tenant=tenant, client_id="c", user_id="", ip="-")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    state = ratelimit.peek(tenant=tenant, client_id="c")
+    assert (state.limit, state.count) == (3, 0)  # the count is lost, never the answer
