@@ -46,6 +46,10 @@ node: $(NODE_DIR)/node_modules/.installed
 # The tests use the local Redis when it answers and REDIS_URL is not set (set it, even empty,
 # to choose): the limiter's Redis code then runs in a developer's run too. Database
 # TEST_REDIS_DB is the tests' own (they flush it). The pytest header says which backend ran.
+# pytest-randomly shuffles the order on every run (the seed is in the header; -p no:randomly
+# turns it off). No pytest-xdist -n by default: every worker would start its own servers
+# (gunicorn, redis-server, Azurite, the Firebase emulator, Chromium) and flush the one Redis
+# test database under the others' counters; with two cores there is little to gain.
 TEST_REDIS_DB ?= 13
 test: install system node
 	@if [ -z "$${REDIS_URL+set}" ] && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
