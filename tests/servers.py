@@ -254,7 +254,7 @@ class ProjectServer:
             try:
                 requests.get(self.base, timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting, or busy
                 if time.time() > deadline or self.process.poll() is not None:
                     self.close()  # never leave a server behind
                     raise RuntimeError("the project server did not start") from None

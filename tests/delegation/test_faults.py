@@ -225,7 +225,7 @@ class FaultServer:
             try:
                 requests.get(self.url, timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting, or busy
                 if time.time() > deadline or self.process.poll() is not None:
                     raise RuntimeError("fault server did not start") from None
                 time.sleep(0.2)
