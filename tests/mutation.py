@@ -170,7 +170,11 @@ def results(module: str) -> dict[str, str]:
         return {}
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     return {
-        name: ("timeout" if code in TIMEOUTS else STATUS.get(code, f"not checked ({code})"))
+        name: "not checked"
+        if code is None
+        else "timeout"
+        if code in TIMEOUTS
+        else STATUS.get(code, "suspicious")
         for name, code in codes.items()
     }
 
@@ -180,18 +184,27 @@ def report(modules: list[str]) -> bool:
     for module in modules:
         statuses = results(module)
         counts = Counter(statuses.values())
-        tested = len(statuses) - counts["skipped"]
+        unchecked = sum(n for status, n in counts.items() if status.startswith("not checked"))
+        checked = len(statuses) - counts["skipped"] - unchecked
         killed = counts["killed"] + counts["timeout"]
-        score = killed / tested if tested else 1.0
-        reached &= score >= TARGET
+        if not checked:
+            reached = False
+            rows.append(f"| {module} | {len(statuses)} | - | - | - | {unchecked} | not run |")
+            continue
+        score = killed / checked
+        reached &= score >= TARGET and not unchecked
+        partial = f" ({checked} checked)" if unchecked else ""
         rows.append(
             f"| {module} | {len(statuses)} | {killed} | {counts['survived']} | "
-            f"{counts['no tests']} | {tested - killed - counts['survived'] - counts['no tests']} "
-            f"| {score:.1%} |"
+            f"{counts['no tests']} | {unchecked} | {score:.1%}{partial} |"
         )
-        survivors += [name for name, status in sorted(statuses.items()) if status != "killed"]
+        survivors += [
+            name
+            for name, status in sorted(statuses.items())
+            if status in ("survived", "no tests", "suspicious")
+        ]
     table = [
-        "| module | mutants | killed | survived | no tests | other | score |",
+        "| module | mutants | killed | survived | no tests | not checked | score |",
         "|---|---|---|---|---|---|---|",
         *rows,
     ]
