@@ -7,7 +7,7 @@ PORT ?= 8000
 # The settings derive PUBLIC_BASE_URL (issuer, discovery, printed links) from PORT.
 export PORT
 
-.PHONY: run test install browser system node lint format clean bench
+.PHONY: run test install browser system node lint format clean bench mutation
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -43,8 +43,23 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	@touch $@
 node: $(NODE_DIR)/node_modules/.installed
 
+# The tests use the local Redis when it answers and REDIS_URL is not set (set it, even empty,
+# to choose): the limiter's Redis code then runs in a developer's run too. Database
+# TEST_REDIS_DB is the tests' own (they flush it). The pytest header says which backend ran.
+# pytest-randomly shuffles the order on every run (the seed is in the header; -p no:randomly
+# turns it off). No pytest-xdist -n by default: every worker would start its own servers
+# (gunicorn, redis-server, Azurite, the Firebase emulator, Chromium) and flush the one Redis
+# test database under the others' counters; with two cores there is little to gain.
+TEST_REDIS_DB ?= 13
 test: install system node
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -z "$${REDIS_URL+set}" ] && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
+	  export REDIS_URL=redis://127.0.0.1:6379/$(TEST_REDIS_DB); fi; \
+	echo "$(PY) -m pytest $(PYTEST_ARGS)"; $(PY) -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the security core (tests/mutation.py; slow, not part of `make test`):
+# prints the score per module. MODULES="delegation/policy.py ..." runs some of them.
+mutation: install
+	$(PY) tests/mutation.py $(MODULES)
 
 lint: install
 	$(VENV)/bin/ruff check .

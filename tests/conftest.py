@@ -3,7 +3,12 @@
 Everything is created through the services, as the product itself does.
 """
 
+import os
+import shutil
+import tempfile
+
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 
 from tenantauth import limiter, services, signing
@@ -17,11 +22,15 @@ from tenantauth.models import (
     Application,
     Membership,
 )
+from tests import real_parts
 from tests.cache_backends import counter_store, own_redis  # noqa: F401 (fixtures)
 from tests.chromium import chromium  # noqa: F401 - one browser per session for all tests
 
 USER_PASSWORD = "correct horse battery staple"
-ADMIN_PASSWORD = "admin-password-123!"
+ADMIN_PASSWORD = "Adm1n-7qX!zR4pW9-kV"  # random-looking: no run of it is an English word
+# The hashers the service is configured with (Django's default: PBKDF2 first); the suite runs
+# on MD5 for speed (``_fast_hashers_and_clean_caches``), tests about hashing work use these.
+CONFIGURED_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
 APP_GRANTS = [
     GRANT_PASSWORD,
     GRANT_PASSWORD_REALM,
@@ -30,6 +39,60 @@ APP_GRANTS = [
     GRANT_DELEGATION_ID_TOKEN,
     GRANT_DELEGATION_REFRESH_TOKEN,
 ]
+
+
+if os.environ.get("TEST_DATABASE_TEMPLATE"):
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_test_environment, django_db_blocker):
+        """Mutation runs (tests/mutation.py): every pytest session, one per mutant, starts from
+        its own copy of a migrated SQLite file instead of migrating a new database."""
+        from django.db import connections
+
+        folder = tempfile.mkdtemp(prefix="tenantauth-mutant-db-")
+        copy = os.path.join(folder, "test.sqlite3")
+        shutil.copyfile(os.environ["TEST_DATABASE_TEMPLATE"], copy)
+        with django_db_blocker.unblock():
+            connections["default"].close()
+            connections["default"].settings_dict["NAME"] = copy
+        yield
+        with django_db_blocker.unblock():
+            connections["default"].close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_report_header(config):
+    return [f"rate-limit backend: {real_parts.rate_limit_backend()}"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"rate-limit backend: {real_parts.rate_limit_backend()}")
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if real_parts.POSTGRES_SKIP in real_parts.skip_reason(report)
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} tests {real_parts.POSTGRES_SKIP} (set DATABASE_URL to run them)"
+        )
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres_only"):
+        real_parts.needs_postgres("marked postgres_only")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``REQUIRE_POSTGRES`` set (CI), a test skipped because it needs PostgreSQL fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and real_parts.postgres_required():
+        reason = real_parts.skip_reason(report)
+        if real_parts.POSTGRES_SKIP in reason:
+            report.outcome = "failed"
+            report.longrepr = f"REQUIRE_POSTGRES is set, but this test was {reason}"
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from django.test import Client
 from delegation.audit import canonical, merkle, partitions, sealing
 from delegation.models import AuditEvent, AuditPrune, AuditSeal, AuditVerification
 from tenantauth import services
+from tests.real_parts import needs_postgres
 
 LIST = "/admin/delegation/auditevent/"
 T0 = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
@@ -42,8 +43,7 @@ def seal(tenant, *, at=None, **kwargs):
 
 @pytest.fixture
 def postgres(db):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (the append-only trigger and partitions)")
+    needs_postgres("the append-only trigger and partitions")
 
 
 def as_attacker(sql, params=()):

@@ -12,6 +12,9 @@ from delegation import minters
 from delegation.models import AuditEvent
 from tenantauth import text
 from tenantauth.models import TenantUser
+from tests.addons.conftest import configure as configure  # noqa: F401 - fixtures
+from tests.addons.conftest import keys as keys  # noqa: F401
+from tests.addons.conftest import rsa_pem as rsa_pem  # noqa: F401
 from tests.delegation.helpers import assert_error, delegate, id_token_for
 from tests.tenantauth.oidc_support import password_grant
 
@@ -113,3 +116,44 @@ def test_claims_rule_on_add_on_claims():
     ]:
         with pytest.raises(text.ControlCharacterError):
             text.copied_claims_check(bad)
+
+
+# --- one test per copying path, each kind of control character (issue 14) -------------------
+# Stored attributes: NUL is left out (PostgreSQL cannot store it in text or jsonb at all; the
+# minter test above covers it for passthrough claims).
+STORED_CONTROLS = {"CR": "\r", "LF": "\n", "ESC": "\x1b", "DEL": "\x7f", "C1-NEL": "\x85"}
+STORED_CONTROLS["C1-CSI"] = "\x9b"
+
+
+@pytest.mark.parametrize("char", list(STORED_CONTROLS.values()), ids=list(STORED_CONTROLS))
+@pytest.mark.parametrize(
+    "path", ["scope attribute", "add-on claim (firebase)", "add-on identifier (wams)"]
+)
+def test_every_copying_path_refuses_every_control_character(
+    client,
+    tenant_a,
+    audit,
+    configure,  # noqa: F811
+    path,
+    char,
+):
+    """A stored user attribute holding the character, copied into an issued credential by
+    ``scope`` (app token), by an add-on's claims (Firebase ``claims``) or as an add-on's user
+    identifier (WAMS ``uid``): 400 invalid_request, nothing issued, an fd row; the same user
+    with a clean attribute is served."""
+    user = tenant_a["user"]
+    if path == "scope attribute":
+        params = {"scope": "openid nickname"}
+    elif path == "add-on claim (firebase)":
+        configure(tenant_a, "firebase", claims_attributes=["nickname"])
+        params = {"api_type": "firebase"}
+    else:
+        configure(tenant_a, "wams", uid_attribute="nickname")
+        params = {"api_type": "wams"}
+    TenantUser.objects.filter(pk=user.pk).update(nickname=f"ada{char}lovelace")
+    refused = delegate(client, tenant_a, **params)
+    body = assert_error(refused, 400, "invalid_request")
+    assert body["error_description"] == "A claim cannot be issued."
+    assert [(r.type, r.reason) for r in audit()] == [("fd", "control character in a copied claim")]
+    TenantUser.objects.filter(pk=user.pk).update(nickname="ada lovelace")
+    assert delegate(client, tenant_a, **params).status_code == 200

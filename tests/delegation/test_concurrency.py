@@ -8,10 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 import requests
-from django.db import connection, connections
+from django.db import connections
 
 from delegation.models import AuditEvent
 from tests.delegation.helpers import body_for, id_token_for
+from tests.real_parts import needs_postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,11 +21,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def on_postgres(monkeypatch):
     """PostgreSQL only; server threads close their connection after each request (CONN_MAX_AGE
     0) so the burst holds at most one session per request in flight on the shared server."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "concurrent writers need PostgreSQL: the SQLite test database is in memory with "
-            "shared-cache table locks, so parallel writers fail instead of queueing"
-        )
+    needs_postgres(
+        "concurrent writers: the SQLite test database is in memory with shared-cache table "
+        "locks, so parallel writers fail instead of queueing"
+    )
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
 
 

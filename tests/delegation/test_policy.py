@@ -110,3 +110,125 @@ def test_explanations_name_applications_by_name(tenant_a):
     )
     assert "apiC" in decision.explanation
     assert tenant_a["apiC"].client_id not in decision.explanation
+
+
+# --- a source with an allow-list of its own (issue 14) -----------------------------------------
+@pytest.fixture
+def listing_source(tenant_a):
+    """appB as a *source* with a non-empty Allowed APPs / APIs of its own naming apiC and
+    appA, while apiC's list names appA only: appB's own list must change nothing."""
+    app_a, app_b, api_c = tenant_a["appA"], tenant_a["appB"], tenant_a["apiC"]
+    services.application_update(application=api_c, allowed_clients=[app_a.client_id])
+    services.application_update(
+        application=app_b, allowed_clients=[api_c.client_id, app_a.client_id]
+    )
+    for app in (app_a, app_b, api_c):
+        app.refresh_from_db()
+    return tenant_a
+
+
+def test_a_source_listing_the_target_does_not_bypass_the_targets_list(
+    client, listing_source, audit
+):
+    """appB lists apiC, apiC does not list appB: refused (not_in_allowlist), by the policy
+    and by the endpoint; appA, listed by apiC, is served whatever appB's list says."""
+    setup = listing_source
+    decision = policy.delegation_decide(
+        tenant=setup["tenant"], source=setup["appB"], target=setup["apiC"]
+    )
+    assert (decision.allowed, decision.rule) == (False, Rule.NOT_LISTED)
+    assert decision.explanation == "refused: appB is not in apiC's Allowed APPs / APIs"
+    response = delegate(client, setup, source=setup["appB"], target=setup["apiC"])
+    assert response.status_code == 400 and response.json() == IDENTICAL_REFUSAL
+    assert delegate(client, setup, source=setup["appA"], target=setup["apiC"]).status_code == 200
+    assert [(r.type, r.reason) for r in audit()] == [("fd", Rule.NOT_LISTED), ("sd", "")]
+
+
+def test_a_source_listing_the_target_does_not_open_an_empty_list(listing_source):
+    """Even where an empty target list could be read either way, the source's list is not
+    consulted: apiC empty and read as none refuses appB, which lists apiC."""
+    setup = listing_source
+    services.application_update(application=setup["apiC"], allowed_clients=[])
+    setup["apiC"].refresh_from_db()
+    decision = policy.delegation_decide(
+        tenant=setup["tenant"], source=setup["appB"], target=setup["apiC"]
+    )
+    assert (decision.allowed, decision.rule) == (False, Rule.EMPTY_MEANS_NONE)
+
+
+def test_the_target_may_list_a_source_whose_own_list_omits_it(listing_source):
+    """appA's target appB lists appA; appA's own list (set here, naming only apiC) is not
+    consulted the other way round either."""
+    setup = listing_source
+    services.application_update(
+        application=setup["appA"], allowed_clients=[setup["apiC"].client_id]
+    )
+    setup["appA"].refresh_from_db()
+    decision = policy.delegation_decide(
+        tenant=setup["tenant"], source=setup["appA"], target=setup["appB"]
+    )
+    assert (decision.allowed, decision.rule) == (True, Rule.LISTED)
+
+
+# --- every decision, whole: what the audit row, the try-it panel and the minter read ---------
+def test_every_decision_is_complete(tenant_a):
+    """For each rule the whole Decision: the sentence people read (names, not client IDs),
+    the canonical api_type checked and the target found."""
+    tenant, app_a, app_b, api_c = (tenant_a[k] for k in ("tenant", "appA", "appB", "apiC"))
+
+    def decide(source=app_a, target=api_c, api_type=""):
+        tenant.refresh_from_db()
+        for app in (app_a, app_b, api_c):
+            app.refresh_from_db()
+        return policy.delegation_decide(
+            tenant=tenant, source=source, target=target, api_type=api_type
+        )
+
+    D = policy.Decision
+    assert decide(target=None) == D(
+        False, Rule.TARGET_UNKNOWN, "refused: the target is not an application of this tenant"
+    )
+    assert decide(api_type="auth0") == D(
+        True, Rule.LISTED, "allowed: appA is in apiC's Allowed APPs / APIs", "app", api_c
+    )
+    assert decide(target=app_a) == D(
+        True, Rule.SELF, "allowed: appA may always call itself", "app", app_a
+    )
+    assert decide(api_type="no-such-type") == D(
+        False,
+        Rule.API_TYPE_UNSUPPORTED,
+        "refused: api_type no-such-type is not available",
+        "no-such-type",
+        api_c,
+    )
+    assert decide(source=app_b, target=app_a) == D(
+        False,
+        Rule.EMPTY_MEANS_NONE,
+        "refused: appA's Allowed APPs / APIs is empty (this tenant reads an empty list as none)",
+        "app",
+        app_a,
+    )
+    services.tenant_update(tenant=tenant, empty_allowlist_means_all=True)
+    assert decide(source=app_b, target=app_a) == D(
+        True,
+        Rule.EMPTY_MEANS_ALL,
+        "allowed: appA's Allowed APPs / APIs is empty and this tenant reads an empty list as all",
+        "app",
+        app_a,
+    )
+    services.application_update(application=api_c, allowed_clients=[app_b.client_id])
+    assert decide() == D(
+        False, Rule.NOT_LISTED, "refused: appA is not in apiC's Allowed APPs / APIs", "app", api_c
+    )
+    services.application_update(application=api_c, is_active=False)
+    assert decide() == D(False, Rule.TARGET_INACTIVE, "refused: apiC is disabled", "", api_c)
+    services.application_update(application=api_c, is_active=True)
+    services.application_update(application=app_b, oidc_conformant=True)
+    refused = decide(source=app_b)
+    assert (refused.allowed, refused.rule, refused.api_type, refused.target) == (
+        False,
+        Rule.SOURCE_OIDC_CONFORMANT,
+        "app",
+        api_c,
+    )
+    assert refused.explanation.startswith("refused: ") and "appB" in refused.explanation

@@ -1,28 +1,40 @@
-"""SECURITY-CASES D29 and the limiter's other promises (headers, failures count, cache down)."""
+"""SECURITY-CASES D29 and the limiter's other promises (headers, failures count, cache down).
 
-import time
+The clock stands still at ``START``, 10 seconds into a window (time-machine): no case depends
+on when the suite runs (a real minute boundary used to split the eleven requests).
+"""
+
+import logging
 
 import pytest
+import time_machine
 
 from tests.delegation.helpers import assert_error, body_for, delegate, id_token_for, post_json
+
+WINDOW_START = 1_800_000_000  # a multiple of 60
+START = WINDOW_START + 10
+
+
+@pytest.fixture(autouse=True)
+def stopped_clock():
+    with time_machine.travel(START, tick=False) as clock:
+        yield clock
 
 
 def test_d29_eleventh_request_in_a_minute_is_429(client, tenant_a, audit):
     """11 requests in a minute for the same user and IP: the 11th gets 429 too_many_requests
     with Retry-After and X-RateLimit-Remaining: 0; the first ten carry the limit headers."""
-    if int(time.time()) % 60 > 55:  # keep the eleven requests inside one window
-        time.sleep(6)
     for n in range(10):
         response = delegate(client, tenant_a)
         assert response.status_code == 200, response.content
         assert response["X-RateLimit-Limit"] == "10"
         assert response["X-RateLimit-Remaining"] == str(9 - n)
-        assert int(response["X-RateLimit-Reset"]) > time.time()
+        assert response["X-RateLimit-Reset"] == str(WINDOW_START + 60)
         assert "Retry-After" not in response
     response = delegate(client, tenant_a)
     assert_error(response, 429, "too_many_requests")
     assert response["X-RateLimit-Remaining"] == "0"
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Retry-After"] == "50"  # the window ends 50 seconds after START
     assert len(audit(type="sd")) == 10
     assert [r.error for r in audit(type="fd")] == ["too_many_requests"]
 
@@ -51,7 +63,7 @@ def test_failed_attempts_count_too(client, tenant_a):
     assert "Retry-After" in response
 
 
-def test_cache_unavailable_is_503(client, tenant_a, settings, audit):
+def test_cache_unavailable_is_503(client, tenant_a, settings, audit, caplog):
     """With the shared cache unreachable (a Redis on a closed port) the endpoint answers 503
     temporarily_unavailable with Retry-After and issues nothing."""
     settings.CACHES = {
@@ -61,10 +73,13 @@ def test_cache_unavailable_is_503(client, tenant_a, settings, audit):
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
+    caplog.set_level(logging.INFO, logger="delegation")
+    settings.CACHE_BREAKER_COOLOFF_SECONDS = 7  # the breaker's cool-off is the Retry-After
     response = delegate(client, tenant_a)
     assert_error(response, 503, "temporarily_unavailable")
-    assert int(response["Retry-After"]) > 0
-    assert not audit(type="sd")
+    assert response["Retry-After"] == "7"
+    assert not audit()  # a server-side failure leaves no row, only its log line
+    assert "error=temporarily_unavailable reason=cache_unavailable" in caplog.text
 
 
 @pytest.mark.parametrize("proxies", [0, 1])
@@ -103,5 +118,55 @@ def test_every_answer_carries_the_rate_limit_headers(client, tenant_a, case):
     assert response.status_code in (400, 401, 404, 405, 415)
     assert response["X-RateLimit-Limit"] == "10"
     assert response["X-RateLimit-Remaining"] == "10"
-    assert int(response["X-RateLimit-Reset"]) > time.time()
+    assert response["X-RateLimit-Reset"] == str(WINDOW_START + 60)
     assert "Retry-After" not in response
+
+
+# --- the counters themselves (delegation.ratelimit.hit / peek) -------------------------------
+def test_peek_reports_the_bucket_it_is_asked_about(tenant_a, tenant_b, stopped_clock):
+    """peek reads (never counts) the (tenant, client, user, IP) bucket of this window, clamped
+    to the limit; any other bucket, the next window or no client reads as fresh."""
+    from delegation import ratelimit
+
+    tenant = tenant_a["tenant"]
+    bucket = {"client_id": "client-1", "user_id": "auth0|u1", "ip": "192.0.2.1"}
+    for n in range(1, 4):
+        state = ratelimit.hit(tenant=tenant, **bucket)
+        assert (state.limit, state.count, state.reset) == (10, n, WINDOW_START + 60)
+    assert ratelimit.peek(tenant=tenant, **bucket) == ratelimit.RateLimitState(
+        limit=10, count=3, reset=WINDOW_START + 60
+    )
+    assert ratelimit.peek(tenant=tenant, **bucket).remaining == 7
+    for other in ({"client_id": "client-2"}, {"user_id": "auth0|u2"}, {"ip": "192.0.2.2"}):
+        assert ratelimit.peek(tenant=tenant, **{**bucket, **other}).count == 0, other
+    assert ratelimit.peek(tenant=tenant_b["tenant"], **bucket).count == 0
+    assert ratelimit.peek(tenant=tenant, **{**bucket, "client_id": ""}).count == 0
+    assert ratelimit.peek(tenant=None, client_id="client-1") == ratelimit.RateLimitState(
+        limit=ratelimit.DEFAULT_LIMIT, count=0, reset=WINDOW_START + 60
+    )
+    for _ in range(9):
+        ratelimit.hit(tenant=tenant, **bucket)
+    assert ratelimit.hit(tenant=tenant, **bucket).count == 13
+    assert ratelimit.peek(tenant=tenant, **bucket).count == 10  # clamped to the limit
+    stopped_clock.move_to(WINDOW_START + 60)
+    assert ratelimit.peek(tenant=tenant, **bucket).count == 0
+    assert ratelimit.peek(tenant=tenant, **bucket).reset == WINDOW_START + 120
+
+
+def test_peek_follows_the_tenants_limit_and_survives_an_unavailable_store(tenant_a, settings):
+    from delegation import ratelimit
+
+    tenant = tenant_a["tenant"]
+    tenant.delegation_rate_limit = 3
+    tenant.save()
+    assert ratelimit.peek(tenant=tenant, client_id="c").limit == 3
+    ratelimit.hit(tenant=tenant, client_id="c", user_id="", ip="-")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    state = ratelimit.peek(tenant=tenant, client_id="c")
+    assert (state.limit, state.count) == (3, 0)  # the count is lost, never the answer

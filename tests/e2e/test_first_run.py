@@ -52,7 +52,7 @@ def _wait_for(url: str, proc, seconds: float = 90) -> requests.Response:
             raise AssertionError(f"make run exited with {proc.returncode}")
         try:
             return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting, or busy
             time.sleep(0.3)
     raise AssertionError(f"{url} did not answer within {seconds} s")
 

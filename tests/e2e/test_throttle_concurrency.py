@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from django.db import connection, connections
+from django.db import connections
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.real_parts import needs_postgres
 from tests.servers import OwnRedis, ProjectServer, can_run_redis
 from tests.tenantauth.oidc_support import REALM_GRANT, authorize_params
 
@@ -119,12 +120,10 @@ def server(live_server, settings, counter_store, monkeypatch, transactional_db):
 def test_a12_twenty_parallel_attempts_never_pass_the_limit(server, tenant_a, path):
     """20 parallel attempts against a limit of 10: exactly 10 reach the check (or the sign-up),
     10 answer 429 with Retry-After, none anything else."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "skipped: needs PostgreSQL (the SQLite test database lives in memory with "
-            "shared-cache table locks: parallel requests fail instead of queueing; the two-"
-            "process test below runs on an SQLite file)"
-        )
+    needs_postgres(
+        "the SQLite test database lives in memory with shared-cache table locks: parallel "
+        "requests fail instead of queueing; the two-process test below runs on an SQLite file"
+    )
     responses = _burst(server, tenant_a, path)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [PASSED[path]] * LIMIT + [429] * (PARALLEL - LIMIT), statuses

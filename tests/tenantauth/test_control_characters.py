@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from tenantauth import text
-from tests.conftest import USER_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
 from tests.tenantauth.oidc_support import REALM_GRANT, authorize_params
 
 # C0 (NUL, SOH, TAB, LF, CR, ESC), DEL, C1 (NEL, APC), the two separators, a lone surrogate.
@@ -243,7 +243,7 @@ def test_userinfo_bearer_header(client, tenant_a, char):
 @pytest.mark.parametrize("field", ["username", "password"])
 def test_admin_login_form(client, tenant_a, field, char):
     """The admin login form answers like a wrong password (200, the form with an error)."""
-    data = {"username": tenant_a["admin"].username, "password": "admin-password-123!"}
+    data = {"username": tenant_a["admin"].username, "password": ADMIN_PASSWORD}
     data[field] = _inside(data[field], char)
     response = client.post("/admin/login/", data)
     assert response.status_code == 200

@@ -27,7 +27,10 @@ _emails = itertools.count()
 
 
 def _post(client, url, body):
-    return client.post(url, json.dumps(body), content_type="application/json")
+    payload = json.dumps(body)
+    response = client.post(url, payload, content_type="application/json")
+    response.sent_body = payload  # the bytes on the wire, for _null_equals_absent
+    return response
 
 
 def _outcome(response) -> tuple:
@@ -39,9 +42,18 @@ def _outcome(response) -> tuple:
     return response.status_code, data
 
 
+def _sent(response) -> dict:
+    """The JSON body the request carried."""
+    return json.loads(response.sent_body)
+
+
 def _null_equals_absent(send, base: dict, field: str):
     absent = send({k: v for k, v in base.items() if k != field})
     null = send({**base, field: None})
+    # The two requests really differ on the wire: the member is missing, or JSON null.
+    assert field not in _sent(absent)
+    assert field in _sent(null) and _sent(null)[field] is None
+    assert f'"{field}": null' in null.sent_body
     assert _outcome(null) == _outcome(absent), (field, null.content, absent.content)
     return null
 

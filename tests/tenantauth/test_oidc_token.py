@@ -2,17 +2,17 @@
 authentication, request shape, login throttling and the OAuth error table."""
 
 import base64
+import hashlib
 import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth.hashers import MD5PasswordHasher
 from django.utils import timezone
 
 from tenantauth import services as core_services
 from tenantauth.models import GRANT_REFRESH_TOKEN, Application, RefreshToken
-from tests.conftest import USER_PASSWORD
+from tests.conftest import CONFIGURED_PASSWORD_HASHERS, USER_PASSWORD
 from tests.tenantauth.oidc_support import (
     REALM_GRANT,
     decode_hs256,
@@ -265,23 +265,50 @@ def test_blocked_user_refused_only_after_right_password(client, tenant_a):
     )
 
 
-class CountingHasher(MD5PasswordHasher):
-    calls = 0
+@pytest.fixture
+def pbkdf2_work(monkeypatch, settings, tenant_a):
+    """The configured hashers (PBKDF2 first, not the suite's fast MD5), the fixture user's
+    password hashed with them, and a meter of the work done: the PBKDF2 iterations run
+    (``hashlib.pbkdf2_hmac``, what Django's PBKDF2 hasher computes with) since the last read."""
+    settings.PASSWORD_HASHERS = CONFIGURED_PASSWORD_HASHERS
+    assert "PBKDF2" in CONFIGURED_PASSWORD_HASHERS[0]
+    core_services.tenant_user_set_password(user=tenant_a["user"], password=USER_PASSWORD)
+    done = []
+    real = hashlib.pbkdf2_hmac
 
-    def encode(self, password, salt):
-        CountingHasher.calls += 1
-        return super().encode(password, salt)
+    def counted(name, password, salt, iterations, *args, **kwargs):
+        done.append(iterations)
+        return real(name, password, salt, iterations, *args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counted)
+
+    def read() -> int:
+        work = sum(done)
+        done.clear()
+        return work
+
+    return read
 
 
-def test_unknown_email_runs_the_password_hasher(client, tenant_a, settings):
-    """An unknown email costs one hash computation, like a known one (no timing oracle)."""
-    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
-    CountingHasher.calls = 0
-    password_grant(client, tenant_a, password="wrong password!")
-    known = CountingHasher.calls
-    CountingHasher.calls = 0
-    password_grant(client, tenant_a, username="nobody@tenant-a.example")
-    assert known == 1 and CountingHasher.calls == 1
+def test_unknown_email_costs_the_same_hashing_work(client, tenant_a, pbkdf2_work):
+    """With the real hasher: an unknown email costs exactly the PBKDF2 work of a wrong
+    password for a known one, and of the right one (no timing oracle on who exists)."""
+    from django.contrib.auth.hashers import get_hasher
+
+    iterations = get_hasher().iterations
+    assert iterations >= 600_000
+    assert password_grant(client, tenant_a, password="wrong password!").status_code == 400
+    wrong = pbkdf2_work()
+    unknown = password_grant(client, tenant_a, username="nobody@tenant-a.example")
+    assert unknown.status_code == 400
+    assert unknown.json() == {
+        "error": "invalid_grant",
+        "error_description": "Wrong email or password.",
+    }
+    nobody = pbkdf2_work()
+    assert password_grant(client, tenant_a).status_code == 200
+    right = pbkdf2_work()
+    assert wrong == nobody == right == iterations
 
 
 def test_failed_logins_throttled_per_user_and_ip(client, tenant_a):

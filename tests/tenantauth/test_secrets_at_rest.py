@@ -1,10 +1,11 @@
 """Client secrets and private keys are stored only as Fernet ciphertext."""
 
+import pytest
 from cryptography.fernet import MultiFernet
 from django.conf import settings
 from django.db import connection
 
-from tenantauth import services
+from tenantauth import crypto, services
 from tenantauth.models import Application, SigningKey
 
 
@@ -66,3 +67,22 @@ def test_private_key_column_holds_only_ciphertext(tenant_a):
         assert not [column for column, value in row.items() if body in str(value)]
         private = serialization.load_pem_private_key(pem.encode(), password=None)
         assert signing.public_jwk(private.public_key())["n"] == key.public_jwk["n"]
+
+
+def test_undecryptable_values_raise_one_error_naming_the_cause():
+    """decrypt and rotate fail the same way on a value no configured key opens: the error the
+    re-encryption command and the 500 page's log report, with the same sentence."""
+    from cryptography.fernet import Fernet
+
+    foreign = Fernet(Fernet.generate_key()).encrypt(b"secret").decode()
+    for function in (crypto.decrypt, crypto.rotate):
+        for value in ("not-a-ciphertext", foreign):
+            with pytest.raises(crypto.DecryptionError) as info:
+                function(value)
+            assert str(info.value) == "stored secret cannot be decrypted with the configured keys"
+
+
+def test_fingerprint_is_the_sha256_of_text_or_bytes():
+    """What pages show instead of a secret: SHA-256 in hex, the same for str and its UTF-8."""
+    expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # FIPS 180-2
+    assert crypto.fingerprint("abc") == crypto.fingerprint(b"abc") == expected
