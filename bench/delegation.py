@@ -109,7 +109,8 @@ firebase = ({"token_format": "custom_token", "client_email": "bench@demo.iam.gse
              "private_key_id": "ab" * 20, "lifetime_in_seconds": 3600,
              "uid_attribute": "user_id", "claims_attributes": ["email"]},
             {"private_key": signing.private_key_to_pem(signing.generate_rsa_private_key())})
-for target, addon, (values, secrets) in [(fb, "firebase", firebase), (blob, "azure_blob", azure_blob)]:
+for target, addon, (values, secrets) in [(fb, "firebase", firebase),
+                                         (blob, "azure_blob", azure_blob)]:
     addon_services.addon_configure(tenant=tenant, application=target, addon=addon,
                                    enabled=True, settings=values, secrets=secrets)
 for filler in Application.objects.filter(tenant=tenant, name__startswith="filler")[:20]:
