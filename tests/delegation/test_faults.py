@@ -17,10 +17,12 @@ import pytest
 import requests
 from django.db import OperationalError, connection
 
+from delegation import services as delegation_services
 from delegation.models import AuditEvent
 from tenantauth import crypto, signing
 from tenantauth.models import Application
 from tests.delegation.helpers import GRANT_JWT_BEARER, assert_error, delegate
+from tests.real_parts import needs_postgres
 from tests.servers import OwnPostgres, can_run_postgres, free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -78,10 +80,10 @@ def test_d30_audit_insert_database_error_is_503(client, tenant_a, monkeypatch, a
     """The audit insert hits an unavailable database: 503 temporarily_unavailable with
     Retry-After, no token and no audit row at all."""
 
-    def unavailable(**kwargs):
+    def unavailable(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(AuditEvent.objects, "create", unavailable)
+    monkeypatch.setattr(delegation_services, "audit_row_insert", unavailable)
     response = delegate(client, tenant_a)
     assert_error(response, 503, "temporarily_unavailable")
     assert int(response["Retry-After"]) > 0
@@ -108,8 +110,7 @@ def test_d30_signer_fails_no_token(client, tenant_a, monkeypatch, audit):
 def test_d30_commit_fails_after_the_audit_insert(client, tenant_a):
     """The transaction fails at COMMIT, after the audit row was inserted (a deferred
     constraint trigger, PostgreSQL): no token is returned and no sd row survives."""
-    if connection.vendor != "postgresql":
-        pytest.skip("deferred constraint triggers (failing at COMMIT) need PostgreSQL")
+    needs_postgres("deferred constraint triggers, failing at COMMIT")
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION deleg_test_refuse_commit() RETURNS trigger AS $$ "
