@@ -4,6 +4,7 @@ gone, a "hung" one is a process stopped with SIGSTOP, a "killed" database connec
 by ``pg_terminate_backend``.
 """
 
+import contextlib
 import json
 import os
 import pwd
@@ -16,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 BASE_DIR = Path(__file__).resolve().parents[1]
@@ -274,3 +276,27 @@ class ProjectServer:
             self.process.kill()
             self.process.wait(timeout=5)
         self.log.close()
+
+
+@contextlib.contextmanager
+def two_project_servers(tmp_path, extra_env: dict | None = None):
+    """Two ProjectServers (two processes) on one SQLite file and one Redis of their own, with
+    one issuer; yields ``(first, second)``. Every process started is stopped, also when a later
+    one fails to start. Skips when redis-server is missing."""
+    if not can_run_redis():
+        pytest.skip("skipped: needs redis-server")
+    with contextlib.ExitStack() as stack:
+        redis_server = OwnRedis()
+        stack.callback(redis_server.close)
+        env = {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+            "REDIS_URL": redis_server.url,
+            **(extra_env or {}),
+        }
+        first = ProjectServer(env, tmp_path)
+        stack.callback(first.close)
+        env["PUBLIC_BASE_URL"] = first.env["PUBLIC_BASE_URL"]  # one issuer for both
+        second = ProjectServer(env, tmp_path, prepare=False)
+        stack.callback(second.close)
+        second.setup = first.setup
+        yield first, second

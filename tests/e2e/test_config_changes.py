@@ -8,7 +8,6 @@ allow-list, rotates a client secret, rotates the signing key. The very next requ
 server decides on the new configuration: nothing stale is ever served.
 """
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -18,29 +17,15 @@ import jwt
 import pytest
 import requests
 
-from tests.servers import BASE_DIR, OwnRedis, ProjectServer, can_run_redis
+from tests.servers import BASE_DIR, ProjectServer, two_project_servers
 
 GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @pytest.fixture
 def two_servers(tmp_path):
-    if not can_run_redis():
-        pytest.skip("skipped: needs redis-server")
-    with contextlib.ExitStack() as stack:
-        redis_server = OwnRedis()
-        stack.callback(redis_server.close)
-        env = {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-            "REDIS_URL": redis_server.url,
-        }
-        first = ProjectServer(env, tmp_path)
-        stack.callback(first.close)
-        env["PUBLIC_BASE_URL"] = first.env["PUBLIC_BASE_URL"]  # one issuer for both
-        second = ProjectServer(env, tmp_path, prepare=False)
-        stack.callback(second.close)
-        second.setup = first.setup
-        yield first, second
+    with two_project_servers(tmp_path) as servers:
+        yield servers
 
 
 def _change(server: ProjectServer, code: str) -> dict:

@@ -2,7 +2,6 @@
 let more than the limit through, on a live server (threads) with each counter store, and the
 limit is one limit across two worker processes (two gunicorn servers on one Redis)."""
 
-import contextlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
@@ -13,7 +12,7 @@ from django.db import connections
 
 from tests.conftest import ADMIN_PASSWORD
 from tests.real_parts import needs_postgres
-from tests.servers import OwnRedis, ProjectServer, can_run_redis
+from tests.servers import two_project_servers
 from tests.tenantauth.oidc_support import REALM_GRANT, authorize_params
 
 pytestmark = [pytest.mark.e2e]
@@ -134,25 +133,9 @@ def test_a12_twenty_parallel_attempts_never_pass_the_limit(server, tenant_a, pat
 @pytest.fixture
 def two_workers(tmp_path):
     """Two gunicorn servers (two processes) on one database file and one Redis."""
-    if not can_run_redis():
-        pytest.skip("skipped: needs redis-server")
-    # Every process started is stopped, also when a later one fails to start.
-    with contextlib.ExitStack() as stack:
-        redis_server = OwnRedis()
-        stack.callback(redis_server.close)
-        env = {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-            "REDIS_URL": redis_server.url,
-            "LOGIN_THROTTLE_USER_IP": str(LIMIT),
-            "SIGNUP_THROTTLE_IP": str(LIMIT),
-        }
-        first = ProjectServer(env, tmp_path)
-        stack.callback(first.close)
-        env["PUBLIC_BASE_URL"] = first.env["PUBLIC_BASE_URL"]  # one issuer for both
-        second = ProjectServer(env, tmp_path, prepare=False)
-        stack.callback(second.close)
-        second.setup = first.setup
-        yield first, second
+    limits = {"LOGIN_THROTTLE_USER_IP": str(LIMIT), "SIGNUP_THROTTLE_IP": str(LIMIT)}
+    with two_project_servers(tmp_path, limits) as servers:
+        yield servers
 
 
 def test_a12_the_limit_is_shared_by_two_worker_processes(two_workers):
