@@ -118,18 +118,24 @@ class DelegationApi(APIView):
 
     # --- steps 2-7 -----------------------------------------------------------------------
     config_entry: config_cache.Entry | None = None
+    user_entry: config_cache.UserEntry | None = None
 
     def post(self, request, tenant_slug: str):
         try:
             return self._delegate(request, tenant_slug, cached=True)
         except Exception as exc:
-            entry = self.config_entry
-            if entry is None or (not isinstance(exc, _Stale) and config_cache.is_current(entry)):
+            entry, user_entry = self.config_entry, self.user_entry
+            if entry is None or (
+                not isinstance(exc, _Stale) and config_cache.is_current(entry, user_entry)
+            ):
                 raise
-        # Decided on a configuration that changed since it was cached: decide again from the
-        # database. The attempt was counted already (if it got that far); not twice.
+        # Decided on a configuration (or user) that changed since it was cached: decide again
+        # from the database. The attempt was counted already (if it got that far); not twice.
         config_cache.discard(entry)
+        if user_entry is not None:
+            config_cache.user_discard(user_entry)
         self.config_entry = None
+        self.user_entry = None
         self.tenant = None
         self.tenant_checked = False
         self.client_known = False
@@ -188,7 +194,7 @@ class DelegationApi(APIView):
         # 4. the user token
         if params.id_token:
             verified = tokens.id_token_verify(tenant=tenant, source=source, token=params.id_token)
-            user = tokens.live_user_get(tenant=tenant, user_id=verified.sub)
+            user = self._live_user(entry, tenant, verified.sub)
             incoming_claims = verified.claims
         else:
             verified = tokens.refresh_token_verify(
@@ -219,9 +225,9 @@ class DelegationApi(APIView):
                 client_id=source.client_id,
                 user_id=user.user_id,
                 ip=context.client_ip or "-",
-                version_key=config_cache.version_key(tenant.pk) if entry else None,
+                versions=self._versions_to_confirm(entry, tenant),
             )
-            if entry is not None and self.rate_state.config_version != entry.version:
+            if entry is not None and self.rate_state.versions != self._versions_expected(entry):
                 raise _Stale
         if self.rate_state.exceeded:
             raise DelegationError("too_many_requests", reason="rate limited")
@@ -241,6 +247,34 @@ class DelegationApi(APIView):
         )
         self._log("sd", error="", reason="")
         return Response(issued.body, status=200)
+
+    def _live_user(self, entry, tenant, user_id: str):
+        """The live user (``tokens.live_user_get``); with a configuration entry, the one kept
+        under it, or the row read now and kept (confirmed in the rate-limit round trip)."""
+        if entry is None:
+            return tokens.live_user_get(tenant=tenant, user_id=user_id)
+        kept = config_cache.user_lookup(entry, user_id)
+        if kept is not None:
+            self.user_entry = kept
+            return kept.user
+        labelled = config_cache.user_label(tenant.pk, user_id)
+        user = tokens.live_user_get(tenant=tenant, user_id=user_id)
+        self.user_entry = config_cache.user_store(entry, user_id, labelled, user)
+        return user
+
+    def _versions_to_confirm(self, entry, tenant) -> tuple[str, ...]:
+        if entry is None:
+            return ()
+        keys = (config_cache.version_key(tenant.pk),)
+        if self.user_entry is not None:
+            keys += (config_cache.user_version_key(*self.user_entry.key),)
+        return keys
+
+    def _versions_expected(self, entry) -> tuple[str, ...]:
+        expected = (entry.version,)
+        if self.user_entry is not None:
+            expected += (self.user_entry.version,)
+        return expected
 
     # --- answers ----------------------------------------------------------------------------
     def handle_exception(self, exc):

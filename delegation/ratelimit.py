@@ -28,8 +28,9 @@ class RateLimitState:
     limit: int
     count: int
     reset: int  # UNIX time the window ends
-    # The tenant's configuration version read in the same round trip (``config_cache``).
-    config_version: str | None = None
+    # The values of the ``versions`` keys read in the same round trip (``config_cache``: the
+    # tenant's configuration version, the user's version), None for an absent key.
+    versions: tuple = ()
 
     @property
     def remaining(self) -> int:
@@ -60,10 +61,11 @@ def _key(*, tenant_id: int, client_id: str, user_id: str, ip: str, window: int) 
 
 
 def hit(
-    *, tenant, client_id: str, user_id: str, ip: str, version_key: str | None = None
+    *, tenant, client_id: str, user_id: str, ip: str, versions: tuple[str, ...] = ()
 ) -> RateLimitState:
-    """Count one attempt and return the window's state; with ``version_key`` (a Redis key,
-    ``config_cache.version_key``) its value comes back in the same round trip.
+    """Count one attempt and return the window's state; the values of the Redis keys
+    ``versions`` (``config_cache.version_key``, ``config_cache.user_version_key``) come back in
+    the same round trip, as ``RateLimitState.versions``.
 
     Raises ``DelegationError("temporarily_unavailable")`` (503, ``Retry-After``) when the
     counter store is unavailable.
@@ -72,7 +74,7 @@ def hit(
     window = now // WINDOW_SECONDS
     key = _key(tenant_id=tenant.pk, client_id=client_id, user_id=user_id, ip=ip, window=window)
     try:
-        count, version = limiter.incr_and_get(key, ttl=WINDOW_SECONDS + 5, read=version_key)
+        count, values = limiter.incr_and_get(key, ttl=WINDOW_SECONDS + 5, read=versions)
     except limiter.LimiterUnavailable as exc:
         raise DelegationError(
             "temporarily_unavailable", reason="cache unavailable", retry_after=exc.retry_after
@@ -81,7 +83,7 @@ def hit(
         limit=tenant.delegation_rate_limit,
         count=count,
         reset=(window + 1) * WINDOW_SECONDS,
-        config_version=version,
+        versions=tuple(values),
     )
 
 

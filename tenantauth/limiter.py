@@ -171,10 +171,11 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
-if KEYS[2] then
-  return {count, redis.call('GET', KEYS[2])}
+local answer = {count}
+for i = 2, #KEYS do
+  answer[i] = redis.call('GET', KEYS[i])
 end
-return {count, false}
+return answer
 """
 
 
@@ -318,25 +319,27 @@ def incr(key: str, *, ttl: int) -> int:
     return incr_and_get(key, ttl=ttl)[0]
 
 
-def incr_and_get(key: str, *, ttl: int, read: str | None = None) -> tuple[int, str | None]:
-    """``incr`` and, in the same round trip, the value of the key ``read`` (None when absent,
-    or without Redis). ``read`` is a raw Redis key (``redis_key``), not a cache key."""
+def incr_and_get(key: str, *, ttl: int, read: tuple[str, ...] = ()) -> tuple[int, list]:
+    """``incr`` and, in the same round trip, the values of the keys ``read``: ``(count,
+    [value or None per key])`` (every value None without Redis). ``read`` holds raw Redis keys
+    (``redis_key``), not cache keys."""
     backend = _redis_backend()
     if backend is not None:
         full_key = backend.make_and_validate_key(key)
         script = _kept(backend).incr
-        keys = [full_key, read] if read else [full_key]
-        count, value = _guarded(lambda: script(keys=keys, args=[ttl]))
-        return int(count), value.decode() if isinstance(value, bytes) else value
+        answer = _guarded(lambda: script(keys=[full_key, *read], args=[ttl]))
+        values = [v.decode() if isinstance(v, bytes) else v for v in answer[1:]]
+        values += [None] * (len(read) - len(values))  # Lua drops trailing nils
+        return int(answer[0]), values
     cache = caches["default"]
     with _local_lock:
         if cache.add(key, 1, timeout=ttl):
-            return 1, None
+            return 1, [None] * len(read)
         try:
-            return int(cache.incr(key)), None
+            return int(cache.incr(key)), [None] * len(read)
         except ValueError:
             cache.add(key, 1, timeout=ttl)
-            return 1, None
+            return 1, [None] * len(read)
 
 
 def redis_call(call):

@@ -160,3 +160,66 @@ def test_allow_list_secret_and_key_changes_reach_the_other_process_at_once(two_s
         algorithms=["RS256"],
         audience=setup["apiC"],
     )
+
+
+def test_user_changes_reach_the_other_process_at_once(two_servers):
+    """The live user is kept per process too (under the configuration it was read with):
+    blocking, unblocking and editing the user in a third process take effect on the very next
+    request to either server."""
+    first, second = two_servers
+    setup = first.setup
+    secrets = _change(
+        first,
+        "services.application_update(application=app_a, jwt_signature_algorithm='HS256')\n"
+        "services.application_update(application=api_c, jwt_signature_algorithm='HS256')\n"
+        "print(json.dumps({'appA': app_a.client_secret(), 'apiC': api_c.client_secret()}))\n",
+    )
+    id_token = _id_token(setup, secrets["appA"])
+    user = (
+        "from tenantauth.models import TenantUser\n"
+        f"user = TenantUser.objects.get(tenant=tenant, user_id={setup['user_id']!r})\n"
+    )
+
+    def warm():
+        # Three answers per process: the second kept the user, the third served it kept.
+        for server in (first, second) * 3:
+            _issued(_delegate(server, id_token))
+
+    def named(server, name_wanted):
+        response = requests.post(
+            f"{server.base}/t/{setup['slug']}/delegation",
+            json={
+                "client_id": setup["appA"],
+                "target": setup["apiC"],
+                "grant_type": GRANT_JWT_BEARER,
+                "id_token": id_token,
+                "scope": "openid name",
+            },
+            timeout=30,
+        )
+        claims = jwt.decode(
+            _issued(response), secrets["apiC"], algorithms=["HS256"], audience=setup["apiC"]
+        )
+        assert claims.get("name") == name_wanted
+
+    warm()
+    _change(first, user + "services.tenant_user_set_blocked(user=user, blocked=True)\nprint(1)")
+    for server in (second, first):
+        refused = _delegate(server, id_token)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    _change(first, user + "services.tenant_user_set_blocked(user=user, blocked=False)\nprint(1)")
+    for server in (second, first):
+        _issued(_delegate(server, id_token))
+
+    _change(first, user + "services.tenant_user_update(user=user, name='Before')\nprint(1)")
+    for server in (first, second) * 3:
+        named(server, "Before")
+    _change(first, user + "services.tenant_user_update(user=user, name='Renamed')\nprint(1)")
+    for server in (second, first):
+        named(server, "Renamed")
+
+    warm()
+    _change(first, user + "user.delete()\nprint(1)")
+    for server in (second, first):
+        refused = _delegate(server, id_token)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
