@@ -92,7 +92,7 @@ def version_key(tenant_id: int) -> str | None:
 
 def active() -> bool:
     """Whether entries may be served: Redis configured, its breaker closed, a TTL set."""
-    if _ttl() <= 0 or limiter.redis_key("x") is None:
+    if _ttl() <= 0 or not limiter.uses_redis():
         return False
     if limiter.breaker.is_open:
         clear()  # a token written while Redis was unreachable may have been lost

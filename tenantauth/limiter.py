@@ -325,7 +325,7 @@ def incr_and_get(key: str, *, ttl: int, read: tuple[str, ...] = ()) -> tuple[int
     (``redis_key``), not cache keys."""
     backend = _redis_backend()
     if backend is not None:
-        full_key = backend.make_and_validate_key(key)
+        full_key = backend.make_key(key)  # see redis_key
         script = _kept(backend).incr
         answer = _guarded(lambda: script(keys=[full_key, *read], args=[ttl]))
         values = [v.decode() if isinstance(v, bytes) else v for v in answer[1:]]
@@ -353,9 +353,19 @@ def redis_call(call):
 
 
 def redis_key(name: str) -> str | None:
-    """The full Redis key of ``name`` (the cache's prefix and version); None without Redis."""
+    """The full Redis key of ``name`` (the cache's prefix and version); None without Redis.
+
+    Not validated: Django's key validation only warns about keys memcached would refuse
+    (spaces, control characters, over 250 characters), and it walks every character on each
+    call. The keys made here and in ``incr_and_get`` (``/delegation``'s counters and versions)
+    are short ASCII built from integers and hex digests."""
     backend = _redis_backend()
-    return backend.make_and_validate_key(name) if backend is not None else None
+    return backend.make_key(name) if backend is not None else None
+
+
+def uses_redis() -> bool:
+    """Whether the limiter counts on Redis (False: the local-memory fallback)."""
+    return _redis_backend() is not None
 
 
 def peek(key: str) -> int:
