@@ -73,9 +73,15 @@ MODULE_TESTS = {
         "tests/delegation/test_rate_limit.py",
         "tests/delegation/test_clock.py",
     ],
-    "tenantauth/limiter.py": ["tests/tenantauth/test_limiter.py"],
+    "tenantauth/limiter.py": [
+        "tests/tenantauth/test_limiter.py",
+        "tests/tenantauth/test_throttling.py",
+        "tests/delegation/test_rate_limit.py",
+        "tests/tenantauth/test_limiter_rules.py",
+    ],
     "tenantauth/oidc/throttling.py": [
         "tests/tenantauth/test_throttling.py",
+        "tests/tenantauth/test_throttling_rules.py",
         "tests/tenantauth/test_limiter.py",
     ],
     "tenantauth/crypto.py": [
@@ -85,10 +91,13 @@ MODULE_TESTS = {
     "tenantauth/admin_site.py": [
         "tests/tenantauth/test_admin_security.py",
         "tests/tenantauth/test_roles.py",
+        "tests/tenantauth/test_admin_walk.py",
+        "tests/tenantauth/test_members.py",
     ],
     "tenantauth/oidc/tokens.py": [
         "tests/tenantauth/test_oidc_signup_userinfo.py",
         "tests/tenantauth/test_oidc_token.py",
+        "tests/tenantauth/test_oidc_tokens_checks.py",
     ],
 }
 
