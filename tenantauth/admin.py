@@ -587,7 +587,10 @@ def tenant_endpoints(tenant) -> list[tuple[str, str, str]]:
             if "<" in route:
                 continue
             name = f"{namespace}:{sub.name}" if namespace and sub.name else (sub.name or route)
-            found.append((labels.get(name, route), tenant.issuer + route))
+            found.append((namespace != "oidc", labels.get(name, route), tenant.issuer + route))
+    # The sign-in endpoints first, in their URL order, then the delegation app's, whatever the
+    # order the URL map tries them in (``/delegation`` first, for speed).
+    found = [row[1:] for row in sorted(found, key=lambda row: row[0])]
     return [
         (label, url, f"endpoint-{index}")
         for index, (label, url) in enumerate([("Domain (issuer)", tenant.issuer), *found])
