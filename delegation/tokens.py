@@ -92,7 +92,9 @@ def numeric_date(claims: dict, name: str, *, required: bool) -> float | int | No
             raise _refuse(f"{name} missing")
         return None
     value = claims[name]
-    if type(value) not in (int, float) or not math.isfinite(value):
+    # (An int is always finite, and math.isfinite() of one too large for a float raises
+    # OverflowError: a 400-digit exp was a 500. The bounds below refuse it.)
+    if type(value) not in (int, float) or (type(value) is float and not math.isfinite(value)):
         raise _refuse(f"{name} not a NumericDate")
     if not _MIN_TIMESTAMP <= value <= _MAX_TIMESTAMP:
         raise _refuse(f"{name} out of bounds")

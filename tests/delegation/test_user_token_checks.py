@@ -150,6 +150,10 @@ ID_TOKEN_REFUSALS = {
     "exp a string": (lambda s: _token(s, exp=str(NOW + 3600)), "exp not a NumericDate"),
     "iat true": (lambda s: _token(s, iat=True), "iat not a NumericDate"),
     "iat 1e30": (lambda s: _token(s, iat=1e30), "iat out of bounds"),
+    # An integer too large for a float: math.isfinite() raised OverflowError (a 500).
+    "exp 400 digits": (lambda s: _token(s, exp=10**400), "exp out of bounds"),
+    "nbf 400 digits": (lambda s: _token(s, nbf=-(10**400)), "nbf out of bounds"),
+    "auth_time 400 digits": (lambda s: _token(s, auth_time=10**400), "auth_time out of bounds"),
     "nbf before 2000": (lambda s: _token(s, nbf=MIN_DATE - 1), "nbf out of bounds"),
     "nbf at 2100": (lambda s: _token(s, nbf=MAX_DATE), "nbf in the future"),
     "nbf after 2100": (lambda s: _token(s, nbf=MAX_DATE + 1), "nbf out of bounds"),
