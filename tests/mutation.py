@@ -256,8 +256,8 @@ SEEDED = [
         "tenantauth/admin.py",
         '            kwargs["fields"] = ["email", "email_verified", "name", "nickname", "picture", '
         '"blocked"]',
-        '            kwargs["fields"] = ["email", "password", "email_verified", "name", "nickname", '
-        '"picture", "blocked"]',
+        '            kwargs["fields"] = ["email", "password", "email_verified", "name", '
+        '"nickname", "picture", "blocked"]',
         ["tests/tenantauth/test_admin_walk.py"],
     ),
     (
