@@ -153,6 +153,19 @@ def test_peek_reports_the_bucket_it_is_asked_about(tenant_a, tenant_b, stopped_c
     assert ratelimit.peek(tenant=tenant, **bucket).reset == WINDOW_START + 120
 
 
+def test_peek_without_user_or_address_reads_the_clients_anonymous_bucket(tenant_a, stopped_clock):
+    """A refusal before the user is known counts in the client's anonymous bucket (no user,
+    no address: ``-``); ``peek`` with only the client reads that very bucket."""
+    from delegation import ratelimit
+
+    tenant = tenant_a["tenant"]
+    for _ in range(2):
+        ratelimit.hit(tenant=tenant, client_id="client-1", user_id="", ip="-")
+    assert ratelimit.peek(tenant=tenant, client_id="client-1").count == 2
+    assert ratelimit.peek(tenant=tenant, client_id="client-1", user_id="auth0|u1").count == 0
+    assert ratelimit.peek(tenant=tenant, client_id="client-1", ip="192.0.2.1").count == 0
+
+
 def test_peek_follows_the_tenants_limit_and_survives_an_unavailable_store(tenant_a, settings):
     from delegation import ratelimit
 
