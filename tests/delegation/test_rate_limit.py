@@ -183,3 +183,24 @@ def test_peek_follows_the_tenants_limit_and_survives_an_unavailable_store(tenant
     }
     state = ratelimit.peek(tenant=tenant, client_id="c")
     assert (state.limit, state.count) == (3, 0)  # the count is lost, never the answer
+
+
+@pytest.mark.django_db
+def test_hit_returns_the_versions_it_was_asked_to_read(tenant_a, counter_store):
+    """The configuration cache's versions come back from the rate-limit round trip, one per
+    key asked for, in order (None for an absent key, and always on the local-memory store)."""
+    from delegation import config_cache, ratelimit
+    from tenantauth import limiter
+
+    tenant = tenant_a["tenant"]
+    bucket = {"client_id": "client-1", "user_id": "auth0|u1", "ip": "192.0.2.1"}
+    assert ratelimit.hit(tenant=tenant, **bucket).versions == ()
+    keys = (config_cache.version_key(tenant.pk), config_cache.user_version_key(tenant.pk, "u1"))
+    if counter_store == "redis":
+        limiter.redis_call(lambda client: client.set(keys[0], "v-tenant"))
+        state = ratelimit.hit(tenant=tenant, versions=keys, **bucket)
+        assert state.versions == ("v-tenant", None)
+        assert state.count == 2
+    else:
+        state = ratelimit.hit(tenant=tenant, versions=("a", "b"), **bucket)
+        assert state.versions == (None, None)
