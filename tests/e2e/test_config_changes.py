@@ -80,6 +80,16 @@ def _delegate(server: ProjectServer, id_token: str) -> requests.Response:
     )
 
 
+def _both_on_hs256(server: ProjectServer) -> dict:
+    """appA and apiC on HS256; their client secrets."""
+    return _change(
+        server,
+        "services.application_update(application=app_a, jwt_signature_algorithm='HS256')\n"
+        "services.application_update(application=api_c, jwt_signature_algorithm='HS256')\n"
+        "print(json.dumps({'appA': app_a.client_secret(), 'apiC': api_c.client_secret()}))\n",
+    )
+
+
 def _issued(response: requests.Response) -> str:
     assert response.status_code == 200, response.text
     return response.json()["id_token"]
@@ -88,12 +98,7 @@ def _issued(response: requests.Response) -> str:
 def test_allow_list_secret_and_key_changes_reach_the_other_process_at_once(two_servers):
     first, second = two_servers
     setup = first.setup
-    secrets = _change(
-        first,
-        "services.application_update(application=app_a, jwt_signature_algorithm='HS256')\n"
-        "services.application_update(application=api_c, jwt_signature_algorithm='HS256')\n"
-        "print(json.dumps({'appA': app_a.client_secret(), 'apiC': api_c.client_secret()}))\n",
-    )
+    secrets = _both_on_hs256(first)
     id_token = _id_token(setup, secrets["appA"])
 
     def warm():
@@ -168,12 +173,7 @@ def test_user_changes_reach_the_other_process_at_once(two_servers):
     request to either server."""
     first, second = two_servers
     setup = first.setup
-    secrets = _change(
-        first,
-        "services.application_update(application=app_a, jwt_signature_algorithm='HS256')\n"
-        "services.application_update(application=api_c, jwt_signature_algorithm='HS256')\n"
-        "print(json.dumps({'appA': app_a.client_secret(), 'apiC': api_c.client_secret()}))\n",
-    )
+    secrets = _both_on_hs256(first)
     id_token = _id_token(setup, secrets["appA"])
     user = (
         "from tenantauth.models import TenantUser\n"

@@ -17,18 +17,6 @@ from tests.tenantauth.throttle_paths import PASSWORD_PATHS, PATHS, assert_thrott
 WINDOW = 15 * 60
 
 
-@pytest.fixture
-def limits(settings, counter_store):
-    """Generous defaults; each test lowers the one limit it is about."""
-    settings.LOGIN_THROTTLE_USER_IP = 100
-    settings.LOGIN_THROTTLE_USER = 100
-    settings.LOGIN_THROTTLE_IP = 100
-    settings.CLIENT_AUTH_THROTTLE_CLIENT_IP = 100
-    settings.SIGNUP_THROTTLE_IP = 100
-    settings.SIGNUP_THROTTLE_EMAIL = 100
-    return settings
-
-
 def _ids(paths):
     return [path.name for path in paths]
 

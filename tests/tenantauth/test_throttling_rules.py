@@ -25,18 +25,6 @@ CLIENT = next(path for path in PATHS if path.counts == "client")
 SIGNUP = next(path for path in PATHS if path.counts == "signup")
 
 
-@pytest.fixture
-def limits(settings, counter_store):
-    """Generous defaults; each test lowers the limits it is about."""
-    settings.LOGIN_THROTTLE_USER_IP = 100
-    settings.LOGIN_THROTTLE_USER = 100
-    settings.LOGIN_THROTTLE_IP = 100
-    settings.CLIENT_AUTH_THROTTLE_CLIENT_IP = 100
-    settings.SIGNUP_THROTTLE_IP = 100
-    settings.SIGNUP_THROTTLE_EMAIL = 100
-    return settings
-
-
 def _fresh_window_start(window: int) -> int:
     """10 s into the next fixed window: Retry-After is then exactly ``window - 10``."""
     return (int(time.time()) // window + 1) * window + 10
