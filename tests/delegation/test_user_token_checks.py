@@ -350,3 +350,17 @@ def test_a_missing_exp_or_iat_is_named(settings, claim):
     with pytest.raises(DelegationError) as refusal:
         tokens.check_times(claims, now=NOW)
     assert (refusal.value.error, refusal.value.reason) == ("invalid_grant", f"{claim} missing")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=repr)
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf", "auth_time"])
+def test_a_non_finite_time_is_no_numeric_date(claim, value):
+    """NaN and +-Infinity (Python's JSON reader accepts them in a payload) are refused as no
+    NumericDate at all, before any bounds are compared (a NaN compares false both ways)."""
+    claims = {"iat": NOW - 60, "exp": NOW + 60, claim: value}
+    with pytest.raises(DelegationError) as refusal:
+        tokens.check_times(claims, now=NOW)
+    assert (refusal.value.error, refusal.value.reason) == (
+        "invalid_grant",
+        f"{claim} not a NumericDate",
+    )
