@@ -364,3 +364,16 @@ def test_a_non_finite_time_is_no_numeric_date(claim, value):
         "invalid_grant",
         f"{claim} not a NumericDate",
     )
+
+
+def test_a_verified_id_token_carries_its_claims_sub_and_authentication_time(frozen, tenant_a):
+    """``id_token_verify`` returns the payload it verified (what ``passthrough`` copies), its
+    ``sub``, and ``auth_time`` as whole seconds (``iat`` when absent)."""
+    token = _token(tenant_a, department="research", roles=["a", "b"], auth_time=NOW - 90.5)
+    verified = tokens.id_token_verify(
+        tenant=tenant_a["tenant"], source=tenant_a["appA"], token=token
+    )
+    assert verified.sub == tenant_a["user"].user_id
+    assert verified.claims == jwt.decode(token, options={"verify_signature": False})
+    assert (verified.claims["department"], verified.claims["roles"]) == ("research", ["a", "b"])
+    assert verified.auth_time == NOW - 91
