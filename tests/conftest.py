@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 
+from delegation import config_cache
 from tenantauth import limiter, services, signing
 from tenantauth.models import (
     GRANT_AUTHORIZATION_CODE,
@@ -61,12 +62,17 @@ if os.environ.get("TEST_DATABASE_TEMPLATE"):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def pytest_configure(config):
+    real_parts.redis_database_per_worker()  # under pytest-xdist: one Redis database each
+
+
 def pytest_report_header(config):
-    return [f"rate-limit backend: {real_parts.rate_limit_backend()}"]
+    return [f"rate-limit backend: {real_parts.rate_limit_backend(config)}"]
 
 
 def pytest_terminal_summary(terminalreporter):
-    terminalreporter.write_line(f"rate-limit backend: {real_parts.rate_limit_backend()}")
+    backend = real_parts.rate_limit_backend(terminalreporter.config)
+    terminalreporter.write_line(f"rate-limit backend: {backend}")
     skipped = [
         report
         for report in terminalreporter.stats.get("skipped", [])
@@ -103,6 +109,10 @@ def _fast_hashers_and_clean_caches(settings):
     cache.clear()
     signing.clear_caches()
     limiter.reset()  # a breaker opened by one test's dead cache must not answer for the next
+    # The per-process configuration cache learns tenant ids by slug; a flushed test database
+    # can give the next test's "tenant-a" the same id, so a test would start warm or cold by
+    # the order it ran in.
+    config_cache.clear()
     yield
 
 

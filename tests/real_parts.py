@@ -2,7 +2,8 @@
 
 * The rate-limit backend: ``make test`` points ``REDIS_URL`` at the local Redis when one
   answers (a database number of the tests' own), so the limiter's Redis code runs in a
-  developer's run too; the pytest header and the summary name the backend that ran.
+  developer's run too; the pytest header and the summary name the backend that ran. Under
+  pytest-xdist each worker counts in its own database (``redis_database_per_worker``).
 * PostgreSQL: tests that need it call ``needs_postgres`` (or carry the ``postgres_only``
   marker) and are skipped with a reason starting "skipped: needs PostgreSQL", listed in the
   summary. With ``REQUIRE_POSTGRES`` set (CI's PostgreSQL run) such a skip is a failure.
@@ -47,11 +48,52 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def rate_limit_backend() -> str:
-    """The store the limiter counts in for this run, as one line for people."""
+def xdist_worker_number() -> int | None:
+    """This process's pytest-xdist worker number (``gw0`` -> 0), None outside ``-n`` workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else None
+
+
+def redis_database_per_worker():
+    """Give each pytest-xdist worker its own Redis database, counting down from the one in
+    ``REDIS_URL`` (``/13`` -> worker gw0 on 13, gw1 on 12, ...): every test flushes the
+    cache, and two workers on one database would flush each other's counters mid-test.
+
+    Applied with Django's ``override_settings`` for the whole session, so the cache handler
+    and the limiter (both listen to ``setting_changed``) start from the new location. No-op
+    outside xdist workers or without Redis (returns None); else returns the enabled
+    ``override_settings``. Raises ``pytest.UsageError`` when the count would go below
+    database 0.
+    """
+    from django.test.utils import override_settings
+
+    number = xdist_worker_number()
+    cache = settings.CACHES["default"]
+    if number is None or not cache["BACKEND"].endswith("RedisCache"):
+        return None
+    parts = urlsplit(cache["LOCATION"])
+    base = int(parts.path.lstrip("/") or 0)
+    if base - number < 0:
+        raise pytest.UsageError(
+            f"REDIS_URL database {base} leaves no database for xdist worker gw{number}: "
+            "choose a higher database number or fewer workers"
+        )
+    location = urlunsplit(parts._replace(path=f"/{base - number}"))
+    override = override_settings(CACHES={"default": {**cache, "LOCATION": location}})
+    override.enable()
+    return override
+
+
+def rate_limit_backend(config=None) -> str:
+    """The store the limiter counts in for this run, as one line for people; ``config`` (the
+    pytest config) tells whether xdist workers (``-n``) each count in their own database."""
     backend = settings.CACHES["default"]["BACKEND"]
     if backend.endswith("RedisCache"):
-        return f"redis ({_without_password(settings.CACHES['default']['LOCATION'])})"
+        location = _without_password(settings.CACHES["default"]["LOCATION"])
+        workers = getattr(getattr(config, "option", None), "numprocesses", None)
+        if workers or xdist_worker_number() is not None:
+            return f"redis ({location}; with pytest-xdist, one database per worker from there down)"
+        return f"redis ({location})"
     if "locmem" in backend:
         return "local memory (in process; REDIS_URL not set)"
     return backend

@@ -6,6 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import redis
+from django.core.cache import caches
+
+from tenantauth import limiter
+from tests import real_parts
+from tests.cache_backends import redis_caches
+
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ONLY = (
     "tests/delegation/test_audit_sealing.py::test_update_and_delete_are_refused_by_the_database"
@@ -52,3 +60,35 @@ def test_the_header_and_summary_name_the_rate_limit_backend():
     assert "pw@" not in redis.stdout
     local = run_pytest("--co", "tests/test_real_parts.py", REDIS_URL="")
     assert local.stdout.count("rate-limit backend: local memory") == 2
+
+
+def test_each_xdist_worker_counts_in_its_own_redis_database(own_redis, settings, monkeypatch):
+    """Worker gw2 of a run on database 13 counts in database 11: what the limiter writes
+    lands there and nowhere else, so the workers' per-test flushes cannot meet."""
+    if own_redis.process is None:
+        own_redis.start()
+    own_redis.resume()
+    server = f"redis://127.0.0.1:{own_redis.port}"
+    settings.CACHES = redis_caches(f"{server}/13")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
+    override = real_parts.redis_database_per_worker()
+    try:
+        assert settings.CACHES["default"]["LOCATION"] == f"{server}/11"
+        caches["default"].clear()
+        assert limiter.incr("xdist-probe", ttl=60) == 1
+        database = {n: redis.Redis.from_url(f"{server}/{n}") for n in (11, 12, 13)}
+        assert database[11].keys("*xdist-probe*") != []
+        assert database[12].keys("*xdist-probe*") == database[13].keys("*xdist-probe*") == []
+        assert "one database per worker" in real_parts.rate_limit_backend()
+    finally:
+        override.disable()
+    assert settings.CACHES["default"]["LOCATION"] == f"{server}/13"
+
+
+def test_no_database_below_zero_for_a_worker(settings, monkeypatch):
+    settings.CACHES = redis_caches("redis://127.0.0.1:6390/1")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
+    with pytest.raises(pytest.UsageError, match="no database for xdist worker gw2"):
+        real_parts.redis_database_per_worker()
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert real_parts.redis_database_per_worker() is None  # not a worker: nothing changes
