@@ -16,7 +16,7 @@ What runs, side by side, on the same database and the same machine:
 The database is filled (fillers, users, 20,000 audit rows) and ANALYZEd. Then ``--rounds``
 interleaved rounds (default 9 of 5 s): in each round every case runs at c4 and at c16 (wrk
 pinned to one core with taskset, every response checked for status 200), the two sides of
-each targeted ratio back to back (``PAIRED_ORDER``), the order reversed every other round. For
+each targeted ratio back to back (the order of ``cases``), the order reversed every other round. For
 each ratio the median of the within-round ratios is reported, so a slow moment of the shared
 machine hits both sides of a ratio. Targets
 (issue 13): HS256 /delegation >= 1.0x the bare HS256 throughput and p99 <= 1.5x; >= 1.2x
@@ -307,21 +307,6 @@ RATIOS = [
     ("add-on Azure Blob", "delegation HS256", "rps", None, ""),
     ("in-project reference", "bare HS256", "rps", None, ""),
 ]
-# The order of the cases within a round: the two sides of every targeted ratio run back to
-# back (DOT | bare HS256 | delegation HS256 | Azure; bare RS256 | delegation RS256 | Firebase),
-# so the machine's speed, which drifts over tens of seconds on a shared VM, is the same for
-# both figures of a within-round ratio. Reversed every other round, so neither side always
-# runs first.
-PAIRED_ORDER = [
-    "DOT client_credentials",
-    "bare HS256",
-    "delegation HS256",
-    "add-on Azure Blob",
-    "in-project reference",
-    "bare RS256",
-    "delegation RS256",
-    "add-on Firebase",
-]
 # The member of a 200 answer that proves the case did its work (default: id_token).
 ANSWER_KEYS = {"DOT client_credentials": "access_token", "add-on Azure Blob": "azure_blob_sas"}
 
@@ -364,8 +349,11 @@ def main():
     delegation = {"client_id": fx["source"], "grant_type": JWT_BEARER, "id_token": fx["id_token"]}
     ideal = {"client_id": fx["source"], "id_token": fx["id_token"]}
     cases = {
-        "bare HS256": (f"{BARE}/ideal/delegation", {**ideal, "target": fx["hs"]}, False),
-        "bare RS256": (f"{BARE}/ideal/delegation", {**ideal, "target": fx["rs"]}, False),
+        # In the order each round runs them: the two sides of every targeted ratio back to
+        # back (DOT | bare HS256 | delegation HS256 | Azure; bare RS256 | delegation RS256 |
+        # Firebase), so the machine's speed, which drifts over tens of seconds on a shared VM,
+        # is the same for both figures of a within-round ratio; reversed every other round, so
+        # neither side always runs first.
         "DOT client_credentials": (
             f"{BARE}/o/token/",
             {
@@ -375,19 +363,10 @@ def main():
             },
             True,
         ),
+        "bare HS256": (f"{BARE}/ideal/delegation", {**ideal, "target": fx["hs"]}, False),
         "delegation HS256": (
             f"{BASE}/t/bench/delegation",
             {**delegation, "target": fx["hs"], "scope": "openid"},
-            False,
-        ),
-        "delegation RS256": (
-            f"{BASE}/t/bench/delegation",
-            {**delegation, "target": fx["rs"], "scope": "openid"},
-            False,
-        ),
-        "add-on Firebase": (
-            f"{BASE}/t/bench/delegation",
-            {**delegation, "target": fx["fb"], "api_type": "firebase"},
             False,
         ),
         "add-on Azure Blob": (
@@ -400,8 +379,18 @@ def main():
             {**ideal, "target": fx["hs"]},
             False,
         ),
+        "bare RS256": (f"{BARE}/ideal/delegation", {**ideal, "target": fx["rs"]}, False),
+        "delegation RS256": (
+            f"{BASE}/t/bench/delegation",
+            {**delegation, "target": fx["rs"], "scope": "openid"},
+            False,
+        ),
+        "add-on Firebase": (
+            f"{BASE}/t/bench/delegation",
+            {**delegation, "target": fx["fb"], "api_type": "firebase"},
+            False,
+        ),
     }
-    assert sorted(PAIRED_ORDER) == sorted(cases), "PAIRED_ORDER must name every case once"
     rounds: list[dict] = []
     try:
         for name, (url, body, form) in cases.items():
@@ -413,7 +402,7 @@ def main():
                 wrk(url, body, form, seconds=2, connections=connections, cpu=cpu)
         for number in range(args.rounds):
             results: dict = {}
-            names = list(PAIRED_ORDER)
+            names = list(cases)
             if number % 2:  # alternate the order so no case always follows the same one
                 names.reverse()
             for connections in args.concurrency:

@@ -38,10 +38,7 @@ def redis_caches(url: str) -> dict:
 def counter_store(request, settings):
     """Point the limiter at one store (cleared), and say which one ran."""
     if request.param == "redis":
-        server = request.getfixturevalue("own_redis")
-        if server.process is None:
-            server.start()
-        server.resume()
+        server = request.getfixturevalue("own_redis").running()
         settings.CACHES = redis_caches(server.url)
     else:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -174,11 +174,12 @@ def run(module: str) -> None:
     )
 
 
-def results(module: str) -> dict[str, str]:
-    """``{mutant name: status}`` of one module from mutmut's meta file."""
+def results(module: str) -> dict[str, str] | None:
+    """``{mutant name: status}`` of one module from mutmut's meta file; None when mutmut has
+    not run it, ``{}`` when it made no mutant (constants only, like delegation/rules.py)."""
     meta = workdir(module) / "mutants" / f"{module}.meta"
     if not meta.exists():
-        return {}
+        return None
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     return {
         name: "not checked"
@@ -194,8 +195,11 @@ def report(modules: list[str]) -> bool:
     rows, survivors, reached = [], [], True
     for module in modules:
         statuses = results(module)
-        if not statuses and (workdir(module) / "mutants" / f"{module}.meta").exists():
-            # mutmut ran and made no mutant (constants only, like delegation/rules.py)
+        if statuses is None:
+            reached = False
+            rows.append(f"| {module} | - | - | - | - | - | not run |")
+            continue
+        if not statuses:
             rows.append(f"| {module} | 0 | - | - | - | 0 | no mutant |")
             continue
         counts = Counter(statuses.values())

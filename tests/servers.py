@@ -99,6 +99,13 @@ class OwnRedis:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGCONT)
 
+    def running(self) -> "OwnRedis":
+        """Answering again, whatever an earlier test did to it (stopped or hung)."""
+        if self.process is None:
+            self.start()
+        self.resume()
+        return self
+
     def close(self) -> None:
         self.stop()
 

@@ -65,10 +65,7 @@ def test_the_header_and_summary_name_the_rate_limit_backend():
 def test_each_xdist_worker_counts_in_its_own_redis_database(own_redis, settings, monkeypatch):
     """Worker gw2 of a run on database 13 counts in database 11: what the limiter writes
     lands there and nowhere else, so the workers' per-test flushes cannot meet."""
-    if own_redis.process is None:
-        own_redis.start()
-    own_redis.resume()
-    server = f"redis://127.0.0.1:{own_redis.port}"
+    server = f"redis://127.0.0.1:{own_redis.running().port}"
     settings.CACHES = redis_caches(f"{server}/13")
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
     override = real_parts.redis_database_per_worker()
